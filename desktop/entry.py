@@ -1,0 +1,27 @@
+"""The `logitscope` command: subcommands run headless; anything else opens the window.
+
+This module imports no Qt at import time, so `logitscope trace ...` works
+where no display (or no Qt) is available.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+HEADLESS_COMMANDS = ("trace", "generate")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in HEADLESS_COMMANDS:
+        from model_core.cli import run
+
+        return run(argv)
+    from desktop.app import run_app
+
+    return run_app(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Later, heavier reads of a trace: surprisal, the logit lens anywhere, the lens grid.
+
+These reuse the residual stream the trace already holds and only run the final
+norm and the unembedding, never the blocks again. They run after the first
+display of a trace, or only when the panel that needs them is visible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from model_core.loading import LoadedModel
+from model_core.trace import LENS_TOP_K, Trace, top_k_rows
+
+_CHUNK = 128  # positions per unembedding matmul: bounds memory at [chunk, V] floats
+
+
+def _lens_logprobs(lm: LoadedModel, hidden: np.ndarray) -> torch.Tensor:
+    """[N, V] log-probabilities of the final norm + unembedding applied to [N, d] residual vectors."""
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(hidden)).to(lm.device)
+        normed = lm.adapter.final_norm(lm.model)(x)
+        logits = lm.adapter.unembedding(lm.model)(normed).float()
+        return torch.log_softmax(logits, dim=-1)
+
+
+def surprisal_bits(lm: LoadedModel, trace: Trace) -> np.ndarray:
+    """[T] how unexpected each token was to the model, in bits: -log2 p(token t | tokens < t).
+
+    The first token has no context, so it is NaN.
+    """
+    final = trace.residual[-1]  # [T, d] before the final norm
+    ids = torch.from_numpy(trace.tokens.ids)
+    out = np.full(trace.n_tokens, np.nan, dtype=np.float32)
+    for start in range(0, trace.n_tokens - 1, _CHUNK):
+        stop = min(start + _CHUNK, trace.n_tokens - 1)
+        logprobs = _lens_logprobs(lm, final[start:stop]).cpu()  # predicts tokens start+1 .. stop
+        picked = logprobs.gather(1, ids[start + 1 : stop + 1, None])[:, 0]
+        out[start + 1 : stop + 1] = (-picked / math.log(2)).numpy()
+    return out
+
+
+def lens_at(lm: LoadedModel, trace: Trace, position: int, k: int = LENS_TOP_K) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k ids [L+1, k] and probabilities [L+1, k] each layer predicts at `position`."""
+    logprobs = _lens_logprobs(lm, trace.residual[:, position]).cpu().numpy()
+    return top_k_rows(logprobs, k)
+
+
+def lens_grid(lm: LoadedModel, trace: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """The top-1 token id and probability for every layer × position: ([L+1, T], [L+1, T])."""
+    n_layers1, t, d = trace.residual.shape
+    flat = trace.residual.reshape(-1, d)
+    ids = np.empty(len(flat), dtype=np.int64)
+    probs = np.empty(len(flat), dtype=np.float32)
+    for start in range(0, len(flat), _CHUNK):
+        logprobs = _lens_logprobs(lm, flat[start : start + _CHUNK])
+        best, where = logprobs.max(dim=-1)
+        ids[start : start + _CHUNK] = where.cpu().numpy()
+        probs[start : start + _CHUNK] = best.exp().cpu().numpy()
+    return ids.reshape(n_layers1, t), probs.reshape(n_layers1, t)

@@ -1,0 +1,46 @@
+"""2-D views of the residual stream for token trajectories (scikit-learn PCA).
+
+Two bases: `shared` fits one PCA on every layer's vectors together, so motion
+between layers is comparable; `per_layer` fits each layer on its own (the best
+2-D picture of that layer, but axes jump between layers, so each layer's axes
+are sign-aligned to the previous layer's to limit flips).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+SHARED = "shared"
+PER_LAYER = "per-layer"
+
+
+def project_residual(residual: np.ndarray, basis: str = SHARED) -> np.ndarray:
+    """[L+1, T, d] -> [L+1, T, 2] token positions per layer."""
+    n_layers1, t, d = residual.shape
+    x = residual.astype(np.float64)
+    if t < 2:
+        return np.zeros((n_layers1, t, 2), dtype=np.float32)
+    if basis == SHARED:
+        # Each layer's scale grows with depth; normalise per layer so late layers do not swamp early ones.
+        x = x - x.mean(axis=1, keepdims=True)
+        x = x / (np.linalg.norm(x, axis=(1, 2), keepdims=True) / np.sqrt(t) + 1e-8)
+        flat = x.reshape(-1, d)
+        pca = PCA(n_components=2, svd_solver="full" if flat.shape[0] * d < 4_000_000 else "randomized",
+                  random_state=0)
+        return pca.fit_transform(flat).reshape(n_layers1, t, 2).astype(np.float32)
+    if basis == PER_LAYER:
+        out = np.zeros((n_layers1, t, 2), dtype=np.float32)
+        previous: np.ndarray | None = None
+        for layer in range(n_layers1):
+            layer_x = x[layer] - x[layer].mean(axis=0)
+            scale = np.linalg.norm(layer_x) / np.sqrt(t) + 1e-8
+            points = PCA(n_components=2, random_state=0).fit_transform(layer_x / scale)
+            if previous is not None:
+                for axis in range(2):  # flip an axis if that brings the points closer to the previous layer
+                    if np.dot(points[:, axis], previous[:, axis]) < 0:
+                        points[:, axis] *= -1
+            out[layer] = points
+            previous = points
+        return out
+    raise ValueError(f"unknown basis {basis!r}; use {SHARED!r} or {PER_LAYER!r}")

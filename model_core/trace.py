@@ -1,0 +1,262 @@
+"""One forward pass, everything the panels show: the `Trace`.
+
+A Trace is plain numpy plus token metadata, so it crosses from the worker
+thread to the GUI as data. Only the last position's logits are computed (the
+panels need no more at first); per-token surprisal and the logit-lens grid
+over every position are separate, later calls (`lens.py`), so they never delay
+the first picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from model_core.capture import block_outputs, recording
+from model_core.errors import PromptError
+from model_core.loading import LoadedModel
+from model_core.token_text import byte_offsets, piece_labels, piece_notes
+from model_core.tokenizer_compare import hf_token_bytes
+
+LENS_TOP_K = 10
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """Token metadata: what each position is, as text a person can read."""
+
+    ids: np.ndarray  # [T] int64
+    pieces: tuple[bytes, ...]  # exact bytes of each token ("" for control tokens such as BOS)
+    labels: tuple[str, ...]  # readable: visible spaces, hex for partial UTF-8
+    notes: tuple[str, ...]  # tooltip text (e.g. which character a byte piece belongs to)
+    offsets: np.ndarray  # [T, 2] byte offsets into `text.encode()`
+    special: np.ndarray  # [T] bool: a control token, not text
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def texts(self) -> list[str]:
+        """Each token's exact text (leading spaces kept), partial UTF-8 decoded with replacement."""
+        return [p.decode("utf-8", errors="replace") for p in self.pieces]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything one forward pass computed for a sequence (batch 1). Shapes use
+    L layers, H query heads, KV key/value heads, T tokens, d width, dh head width, V vocabulary."""
+
+    model_name: str
+    text: str  # the text the tokens spell (prompt + generated)
+    tokens: TokenTable
+    n_prompt: int  # tokens [0, n_prompt) came from the prompt, the rest were generated
+    residual: np.ndarray  # [L+1, T, d] float32: 0 = embeddings, l = after block l (before the final norm)
+    attention: np.ndarray  # [L, H, T, T] float16, row = query, causal: zero above the diagonal
+    queries: np.ndarray  # [L, H, T, dh] float32 (after RoPE where the model uses it)
+    keys: np.ndarray  # [L, KV, T, dh] float32
+    values: np.ndarray  # [L, KV, T, dh] float32
+    kv_head_of: np.ndarray  # [H] int: the key/value head each query head reads (grouped-query attention)
+    next_logits: np.ndarray  # [V] float32: logits for the token after the last position
+    lens_ids: np.ndarray  # [L+1, k] int64: top tokens each layer predicts at the last position
+    lens_probs: np.ndarray  # [L+1, k] float32
+    lens_logprobs: np.ndarray  # [L+1, V] float32: the whole lens distribution at the last position
+    surprisal: np.ndarray | None = None  # [T] float32 bits; NaN for the first token. Filled in later.
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def n_layers(self) -> int:
+        return self.attention.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.attention.shape[1]
+
+    @property
+    def next_probs(self) -> np.ndarray:
+        """[V] float32 softmax of `next_logits` (temperature 1)."""
+        z = self.next_logits - self.next_logits.max()
+        p = np.exp(z)
+        return p / p.sum()
+
+    def with_surprisal(self, surprisal: np.ndarray) -> Trace:
+        return replace(self, surprisal=surprisal)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.residual, self.attention, self.queries, self.keys, self.values, self.next_logits,
+                  self.lens_logprobs)
+        return int(sum(a.nbytes for a in arrays))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenising
+
+
+def encode(lm: LoadedModel, text: str, allow_special: bool = False) -> list[int]:
+    """Token ids for `text`. Special-token strings typed by the user stay plain text unless allowed."""
+    if not text:
+        raise PromptError("The prompt is empty: type some text first.")
+    ids = lm.tokenizer(text, add_special_tokens=True, split_special_tokens=not allow_special)["input_ids"]
+    if not ids:
+        raise PromptError("The prompt produced no tokens.")
+    limit = lm.info.context_length
+    if limit and len(ids) > limit:
+        raise PromptError(
+            f"The prompt is {len(ids):,} tokens but {lm.info.name} reads at most {limit:,}. "
+            "Shorten it (or keep only its end)."
+        )
+    return list(ids)
+
+
+def token_table(lm: LoadedModel, ids: list[int] | np.ndarray) -> TokenTable:
+    """Readable metadata for a sequence of ids (control tokens get empty byte pieces)."""
+    ids = [int(i) for i in ids]
+    special_ids = set(lm.tokenizer.all_special_ids)
+    special = np.array([i in special_ids for i in ids], dtype=bool)
+    text_positions = [k for k, s in enumerate(special) if not s]
+    text_pieces = hf_token_bytes(lm.tokenizer, [ids[k] for k in text_positions]) if text_positions else []
+    pieces: list[bytes] = [b""] * len(ids)
+    for k, piece in zip(text_positions, text_pieces, strict=True):
+        pieces[k] = piece
+    text_labels = piece_labels(text_pieces)
+    text_notes = piece_notes(text_pieces)
+    labels = list(lm.tokenizer.convert_ids_to_tokens(ids))
+    notes = ["control token" for _ in ids]
+    for j, k in enumerate(text_positions):
+        labels[k] = text_labels[j]
+        notes[k] = text_notes[j]
+    return TokenTable(
+        ids=np.asarray(ids, dtype=np.int64),
+        pieces=tuple(pieces),
+        labels=tuple(labels),
+        notes=tuple(notes),
+        offsets=byte_offsets(pieces),
+        special=special,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward passes
+
+
+@dataclass
+class Capture:
+    """Numpy copies of what one forward pass computed for its new positions."""
+
+    residual: np.ndarray  # [L+1, Tq, d]
+    attention: np.ndarray  # [L, H, Tq, Tk]
+    queries: np.ndarray  # [L, H, Tq, dh]
+    keys: np.ndarray  # [L, KV, Tq, dh]
+    values: np.ndarray  # [L, KV, Tq, dh]
+    next_logits: np.ndarray  # [V]
+    lens_logprobs: np.ndarray  # [L+1, V] at the last new position
+
+
+def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Capture:
+    """Run the body of the model on `ids` (after any cached positions), recording every stage.
+
+    The unembedding runs on the last position only: the panels need one distribution,
+    and skipping the other T-1 saves most of the cost of a plain forward on long prompts.
+    """
+    model, adapter = lm.model, lm.adapter
+    blocks = adapter.blocks(model)
+    input_ids = torch.tensor([ids], dtype=torch.long, device=lm.device)
+    with torch.inference_mode(), recording() as record, block_outputs(blocks) as stream:
+        adapter.base(model)(input_ids=input_ids, past_key_values=past_key_values,
+                            use_cache=past_key_values is not None)
+        residual = torch.stack(stream)  # [L+1, Tq, d]
+        lens_hidden = adapter.final_norm(model)(residual[:, -1])  # [L+1, d]
+        lens_logits = adapter.unembedding(model)(lens_hidden).float()  # [L+1, V]
+        lens_logprobs = torch.log_softmax(lens_logits, dim=-1)
+        n_layers = len(blocks)
+        capture = Capture(
+            residual=residual.float().cpu().numpy(),
+            attention=torch.stack([record.weights[i] for i in range(n_layers)]).to(torch.float16).cpu().numpy(),
+            queries=torch.stack([record.queries[i] for i in range(n_layers)]).float().cpu().numpy(),
+            keys=torch.stack([record.keys[i] for i in range(n_layers)]).float().cpu().numpy(),
+            values=torch.stack([record.values[i] for i in range(n_layers)]).float().cpu().numpy(),
+            next_logits=lens_logits[-1].cpu().numpy(),
+            lens_logprobs=lens_logprobs.cpu().numpy(),
+        )
+    return capture
+
+
+def top_k_rows(logprobs: np.ndarray, k: int = LENS_TOP_K) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k ids and probabilities per row of a [R, V] log-probability array, most likely first."""
+    k = min(k, logprobs.shape[-1])
+    idx = np.argpartition(-logprobs, k - 1, axis=-1)[:, :k]
+    part = np.take_along_axis(logprobs, idx, axis=-1)
+    order = np.argsort(-part, axis=-1)
+    ids = np.take_along_axis(idx, order, axis=-1).astype(np.int64)
+    probs = np.exp(np.take_along_axis(part, order, axis=-1)).astype(np.float32)
+    return ids, probs
+
+
+def kv_head_map(lm: LoadedModel) -> np.ndarray:
+    """[H] the key/value head each query head reads: h // (H / KV)."""
+    h, kv = lm.info.n_heads, lm.info.n_kv_heads
+    return np.arange(h) // (h // kv)
+
+
+def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int) -> Trace:
+    tokens = token_table(lm, ids)
+    lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
+    return Trace(
+        model_name=lm.info.name,
+        text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
+        tokens=tokens,
+        n_prompt=n_prompt,
+        residual=capture.residual,
+        attention=capture.attention,
+        queries=capture.queries,
+        keys=capture.keys,
+        values=capture.values,
+        kv_head_of=kv_head_map(lm),
+        next_logits=capture.next_logits,
+        lens_ids=lens_ids,
+        lens_probs=lens_probs,
+        lens_logprobs=capture.lens_logprobs,
+    )
+
+
+def trace_ids(lm: LoadedModel, ids: list[int], n_prompt: int | None = None) -> Trace:
+    """Trace a sequence of token ids in one forward pass."""
+    return build_trace(lm, ids, forward_capture(lm, ids), n_prompt if n_prompt is not None else len(ids))
+
+
+def run_trace(lm: LoadedModel, text: str, allow_special: bool = False) -> Trace:
+    """Tokenise `text` and trace it: the one call the panels need for a new prompt."""
+    return trace_ids(lm, encode(lm, text, allow_special))
+
+
+def extend_trace(lm: LoadedModel, trace: Trace, token_id: int, capture: Capture) -> Trace:
+    """The trace of `trace` plus one token, from a single-position capture that used the KV cache."""
+    t = trace.n_tokens
+    attention = np.zeros(trace.attention.shape[:2] + (t + 1, t + 1), dtype=trace.attention.dtype)
+    attention[:, :, :t, :t] = trace.attention
+    attention[:, :, t:, :] = capture.attention
+    ids = [*trace.tokens.ids.tolist(), int(token_id)]
+    tokens = token_table(lm, ids)
+    lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
+    return Trace(
+        model_name=trace.model_name,
+        text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
+        tokens=tokens,
+        n_prompt=trace.n_prompt,
+        residual=np.concatenate([trace.residual, capture.residual], axis=1),
+        attention=attention,
+        queries=np.concatenate([trace.queries, capture.queries], axis=2),
+        keys=np.concatenate([trace.keys, capture.keys], axis=2),
+        values=np.concatenate([trace.values, capture.values], axis=2),
+        kv_head_of=trace.kv_head_of,
+        next_logits=capture.next_logits,
+        lens_ids=lens_ids,
+        lens_probs=lens_probs,
+        lens_logprobs=capture.lens_logprobs,
+    )

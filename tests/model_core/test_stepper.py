@@ -1,0 +1,91 @@
+"""The stepper's incremental (KV-cached) traces equal a fresh full trace of the same tokens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from model_core.sampling import SamplingSettings
+from model_core.stepper import END_OF_TEXT, MAX_LENGTH, Stepper, generate_text
+from model_core.trace import trace_ids
+
+PROMPT = "The capital of Germany is Berlin. The capital of France is"
+
+
+def assert_traces_equal(a, b):
+    assert a.tokens.ids.tolist() == b.tokens.ids.tolist()
+    np.testing.assert_allclose(a.attention.astype(np.float32), b.attention.astype(np.float32), atol=1e-3)
+    np.testing.assert_allclose(a.residual, b.residual, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(a.queries, b.queries, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(a.keys, b.keys, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(a.values, b.values, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(a.next_logits, b.next_logits, atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(a.lens_ids[:, 0], b.lens_ids[:, 0])
+
+
+@pytest.mark.parametrize("which", ["tiny_gpt2", "tiny_llama"])
+def test_steps_equal_full_retrace(which, request):
+    lm = request.getfixturevalue(which)
+    stepper = Stepper(lm, max_new_tokens=5)
+    first = stepper.start(PROMPT)
+    stepper.step()
+    stepper.sample(SamplingSettings(temperature=1.0, seed=3))
+    after_two = stepper.step()
+    assert stepper.n_new == 3
+    assert after_two.n_prompt == first.n_tokens
+    fresh = trace_ids(lm, after_two.tokens.ids.tolist(), n_prompt=first.n_tokens)
+    assert_traces_equal(after_two, fresh)
+    # Undo twice goes back to a state equal to a fresh trace of the shorter sequence.
+    stepper.undo()
+    undone = stepper.undo()
+    assert undone.n_tokens == first.n_tokens + 1
+    assert_traces_equal(undone, trace_ids(lm, undone.tokens.ids.tolist()))
+    # ...and stepping again after undo still agrees with a fresh trace (the cache was cropped right).
+    again = stepper.step()
+    assert_traces_equal(again, trace_ids(lm, again.tokens.ids.tolist()))
+    reset = stepper.reset()
+    assert_traces_equal(reset, first)
+    assert stepper.n_new == 0
+
+
+def test_greedy_matches_transformers_generate(tiny_gpt2):
+    lm = tiny_gpt2
+    trace, reason = generate_text(lm, PROMPT, max_new_tokens=8, settings=None)
+    ids = torch.tensor([trace.tokens.ids[: trace.n_prompt].tolist()])
+    with torch.no_grad():
+        expected = lm.model.generate(ids, max_new_tokens=8, do_sample=False, min_new_tokens=8,
+                                     pad_token_id=lm.tokenizer.eos_token_id)
+    got = trace.tokens.ids.tolist()
+    assert got == expected[0, : len(got)].tolist()
+    assert reason in (MAX_LENGTH, END_OF_TEXT)
+
+
+def test_same_seed_same_text_and_different_seed_differs(tiny_llama):
+    hot = SamplingSettings(temperature=1.5, seed=7)
+    a, _ = generate_text(tiny_llama, PROMPT, 12, hot)
+    b, _ = generate_text(tiny_llama, PROMPT, 12, hot)
+    c, _ = generate_text(tiny_llama, PROMPT, 12, SamplingSettings(temperature=1.5, seed=8))
+    assert a.tokens.ids.tolist() == b.tokens.ids.tolist()
+    assert a.tokens.ids.tolist() != c.tokens.ids.tolist()
+
+
+def test_stops_at_end_of_text_and_says_so(tiny_gpt2):
+    stepper = Stepper(tiny_gpt2, max_new_tokens=10)
+    stepper.start(PROMPT)
+    stepper.append(tiny_gpt2.tokenizer.eos_token_id)
+    assert stepper.stop_reason == END_OF_TEXT
+    before = stepper.trace
+    assert stepper.step() is before  # no further tokens once stopped
+    stepper.undo()
+    assert stepper.stop_reason is None
+
+
+def test_stops_at_max_length(tiny_gpt2):
+    stepper = Stepper(tiny_gpt2, max_new_tokens=2)
+    stepper.start(PROMPT)
+    stepper.append(5)
+    stepper.append(6)
+    assert stepper.stop_reason == MAX_LENGTH
+    assert stepper.append(7).n_tokens == stepper.trace.n_tokens
+    assert stepper.n_new == 2
