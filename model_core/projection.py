@@ -1,5 +1,9 @@
 """2-D views of the residual stream for token trajectories (scikit-learn PCA).
 
+Each vector is scaled to unit length first, the way the next layer's norm sees
+it. Without this, the first token's residual (often hundreds of times longer
+than the others: the attention sink) would be the only thing PCA shows.
+
 Two bases: `shared` fits one PCA on every layer's vectors together, so motion
 between layers is comparable; `per_layer` fits each layer on its own (the best
 2-D picture of that layer, but axes jump between layers, so each layer's axes
@@ -19,12 +23,11 @@ def project_residual(residual: np.ndarray, basis: str = SHARED) -> np.ndarray:
     """[L+1, T, d] -> [L+1, T, 2] token positions per layer."""
     n_layers1, t, d = residual.shape
     x = residual.astype(np.float64)
+    x = x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-8)
     if t < 2:
         return np.zeros((n_layers1, t, 2), dtype=np.float32)
     if basis == SHARED:
-        # Each layer's scale grows with depth; normalise per layer so late layers do not swamp early ones.
-        x = x - x.mean(axis=1, keepdims=True)
-        x = x / (np.linalg.norm(x, axis=(1, 2), keepdims=True) / np.sqrt(t) + 1e-8)
+        x = x - x.mean(axis=1, keepdims=True)  # each layer centred on its own mean
         flat = x.reshape(-1, d)
         pca = PCA(n_components=2, svd_solver="full" if flat.shape[0] * d < 4_000_000 else "randomized",
                   random_state=0)
@@ -34,8 +37,7 @@ def project_residual(residual: np.ndarray, basis: str = SHARED) -> np.ndarray:
         previous: np.ndarray | None = None
         for layer in range(n_layers1):
             layer_x = x[layer] - x[layer].mean(axis=0)
-            scale = np.linalg.norm(layer_x) / np.sqrt(t) + 1e-8
-            points = PCA(n_components=2, random_state=0).fit_transform(layer_x / scale)
+            points = PCA(n_components=2, random_state=0).fit_transform(layer_x)
             if previous is not None:
                 for axis in range(2):  # flip an axis if that brings the points closer to the previous layer
                     if np.dot(points[:, axis], previous[:, axis]) < 0:

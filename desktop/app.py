@@ -1,0 +1,60 @@
+"""Starting the window: command-line options, QApplication, error routing, smoke test."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from model_core.devices import DEVICE_CHOICES
+
+SMOKE_TIMEOUT_MS = 300_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logitscope",
+        description="Look inside a causal language model. Subcommands 'trace' and 'generate' run without a window.",
+    )
+    parser.add_argument("--model", help="'builtin' (default), a GPT-2 name such as gpt2, a hub id, or a folder")
+    parser.add_argument("--prompt", help="the prompt to open with")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where the model runs (default: auto)")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="open the window offscreen, trace once with the model, check every panel, exit")
+    parser.add_argument("--fresh", action="store_true", help="ignore the remembered layout, model and prompt")
+    return parser
+
+
+def _configure_torch() -> None:
+    import torch
+
+    # Process-wide and set once: leave one core to the GUI thread so the window stays responsive.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+
+def run_app(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if args.smoke_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import error_reporting
+    from desktop.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Logitscope")
+    app.setOrganizationName("Logitscope")
+    _configure_torch()
+    notifier = error_reporting.ErrorNotifier()
+    error_reporting.install(notifier)
+    window = MainWindow(model=args.model, device=args.device, prompt=args.prompt,
+                        restore=not (args.fresh or args.smoke_test))
+    notifier.error_reported.connect(window.banner.show_message)
+    if args.smoke_test:
+        from desktop.smoke_test import run_smoke_test
+
+        return run_smoke_test(app, window, SMOKE_TIMEOUT_MS)
+    window.show()
+    return app.exec()

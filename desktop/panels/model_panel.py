@@ -1,0 +1,99 @@
+"""Model picker: built-in, GPT-2 family, a local folder; and what the loaded model is."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.state import AppState
+from model_core.devices import DEVICE_CHOICES
+from model_core.loading import BUILTIN, GPT2_FAMILY
+
+OPEN_FOLDER = "__open_folder__"
+
+
+class ModelPanel(QWidget):
+    load_requested = Signal(str, str)  # spec, device
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.source = QComboBox()
+        self.source.addItem("Built-in: SmolLM2-135M-Instruct (offline)", BUILTIN)
+        for name in GPT2_FAMILY:
+            self.source.addItem(f"{name} (Hugging Face cache or download)", name)
+        self.source.addItem("Open folder…", OPEN_FOLDER)
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICE_CHOICES))
+        self.load_button = QPushButton("Load")
+        self.facts: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for key in ("Model", "Architecture", "Layers", "Heads", "Width", "Vocabulary", "Parameters", "Context",
+                    "Device", "Licence"):
+            label = QLabel("–")
+            label.setWordWrap(True)
+            self.facts[key] = label
+            form.addRow(key, label)
+        row = QHBoxLayout()
+        row.addWidget(self.source, 1)
+        row.addWidget(self.device)
+        row.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(row)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        self.load_button.clicked.connect(self._on_load)
+        self.source.activated.connect(self._on_source)
+        state.model_changed.connect(self._show_info)
+
+    def _on_source(self, index: int) -> None:
+        if self.source.itemData(index) == OPEN_FOLDER:
+            self.open_folder()
+
+    def open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
+        if folder:
+            self.add_source(folder)
+            self.load_requested.emit(folder, self.device.currentText())
+
+    def add_source(self, spec: str) -> None:
+        index = self.source.findData(spec)
+        if index < 0:
+            self.source.insertItem(self.source.count() - 1, spec, spec)
+            index = self.source.findData(spec)
+        self.source.setCurrentIndex(index)
+
+    def _on_load(self) -> None:
+        spec = self.source.currentData()
+        if spec == OPEN_FOLDER:
+            self.open_folder()
+        else:
+            self.load_requested.emit(spec, self.device.currentText())
+
+    def _show_info(self) -> None:
+        info = self.state.info
+        kv = f" ({info.n_kv_heads} key/value heads)" if info.n_kv_heads != info.n_heads else ""
+        values = {
+            "Model": info.name,
+            "Architecture": f"{info.architecture} ({info.model_type})",
+            "Layers": str(info.n_layers),
+            "Heads": f"{info.n_heads}{kv}, {info.d_head} wide",
+            "Width": f"{info.d_model} (MLP {info.d_mlp})",
+            "Vocabulary": f"{info.vocab_size:,} tokens",
+            "Parameters": f"{info.n_params:,} ({info.n_params / 1e6:.0f}M)",
+            "Context": f"{info.context_length:,} tokens",
+            "Device": f"{info.device}, {info.dtype}",
+            "Licence": info.licence,
+        }
+        for key, value in values.items():
+            self.facts[key].setText(value)

@@ -1,0 +1,143 @@
+"""Prompt & tokens: the editor, the Sentence presets, token chips and counts."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.presets import load_sentences
+from desktop.state import AppState
+from viz.token_chips import TokenChips
+
+TYPING_PAUSE_MS = 450  # trace once the user stops typing this long; only the newest text runs
+
+
+class PromptPanel(QWidget):
+    prompt_submitted = Signal(str, bool)  # text, allow special tokens
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.presets = QComboBox()
+        self.presets.addItem("Sentence…", None)
+        for name, text in load_sentences():
+            self.presets.addItem(name, text)
+            self.presets.setItemData(self.presets.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        self.presets.setToolTip("Pick a teaching sentence")
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText("Type a prompt… (Ctrl+Enter runs it now)")
+        self.editor.setTabChangesFocus(True)
+        self.editor.setMaximumHeight(110)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Trace the prompt now (Ctrl+Enter)")
+        self.allow_special = QCheckBox("Special tokens")
+        self.allow_special.setToolTip("Let text such as <|endoftext|> become control tokens (off: plain text)")
+        self.counts = QLabel()
+        self.counts.setObjectName("counts")
+        self.chips = TokenChips()
+        self.chips.setMinimumHeight(60)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Sentence:"))
+        top.addWidget(self.presets, 1)
+        top.addWidget(self.allow_special)
+        top.addWidget(self.run_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.editor)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.chips, 1)
+
+        self._typing = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
+        self._typing.timeout.connect(self.submit)
+        self.editor.textChanged.connect(self._typing.start)
+        self.editor.textChanged.connect(self._update_text_counts)
+        self.run_button.clicked.connect(self.submit)
+        self.allow_special.toggled.connect(self.submit)
+        self.presets.activated.connect(self._on_preset)
+        self.chips.chip_clicked.connect(lambda i: state.select(position=i))
+        state.trace_changed.connect(self._on_trace_changed)
+        state.selection_changed.connect(self._on_selection_changed)
+        state.surprisal_changed.connect(self._on_trace_changed)
+        self._update_text_counts()
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def set_text(self, text: str, submit: bool = True) -> None:
+        self.editor.blockSignals(True)
+        self.editor.setPlainText(text)
+        self.editor.blockSignals(False)
+        self._update_text_counts()
+        if submit:
+            self.submit()
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def submit(self) -> None:
+        self._typing.stop()
+        self.prompt_submitted.emit(self.text(), self.allow_special.isChecked())
+
+    def keyPressEvent(self, event) -> None:  # Ctrl+Enter anywhere in the panel runs the prompt
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.submit()
+            return
+        super().keyPressEvent(event)
+
+    def _on_preset(self, index: int) -> None:
+        text = self.presets.itemData(index)
+        if text:
+            self.set_text(text)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _update_text_counts(self) -> None:
+        text = self.text()
+        n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
+        trace = self.state.trace
+        tokens = f"{trace.n_tokens} tokens" if trace is not None else "– tokens"
+        self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
+
+    def _on_trace_changed(self) -> None:
+        trace = self.state.trace
+        if trace is None:
+            return
+        surprisal = self.state.surprisal
+        bits = None
+        if surprisal is not None and len(surprisal.bits) == trace.n_tokens:
+            bits = surprisal.bits
+        tips = []
+        for i, (tid, note) in enumerate(zip(trace.tokens.ids, trace.tokens.notes, strict=True)):
+            text = html.escape(repr(trace.tokens.texts[i]))
+            tip = f"position {i} · id {int(tid)} · {text}"
+            if note:
+                tip += f"<br>{html.escape(note)}"
+            if bits is not None and np.isfinite(bits[i]):
+                tip += f"<br>surprisal {bits[i]:.1f} bits"
+            tips.append(tip)
+        self.chips.set_tokens(list(trace.tokens.labels), trace.tokens.ids.tolist(), tips, new_from=trace.n_prompt)
+        self._update_text_counts()
+        self._on_selection_changed()
+
+    def _on_selection_changed(self) -> None:
+        trace = self.state.trace
+        if trace is None:
+            return
+        sel = self.state.selection
+        self.chips.set_selected(sel.position)
+        row = trace.attention[sel.layer, sel.head, sel.position].astype(np.float32)
+        peak = float(row.max()) if row.size else 1.0
+        self.chips.set_weights(row / peak if peak > 0 else row)

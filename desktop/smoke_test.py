@@ -1,0 +1,61 @@
+"""`logitscope --smoke-test`: one real trace through the real window, every panel checked.
+
+The packaged app runs this too, so it checks what a user would see, not internals.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QTimer
+
+
+def panel_problems(window) -> list[str]:
+    """What is missing from the panels after a trace (empty list = all good)."""
+    problems = []
+    trace = window.state.trace
+    if trace is None:
+        return ["no trace arrived"]
+    if window.prompt_panel.chips.count() != trace.n_tokens:
+        problems.append("token chips do not match the trace")
+    image = window.attention_panel.heatmap.image_item.image
+    if image is None or image.shape != (trace.n_tokens, trace.n_tokens):
+        problems.append("attention heatmap is empty")
+    if window.state.projection is None or len(window.trajectory_panel.plot.scatter_item.data) != trace.n_tokens:
+        problems.append("trajectory plot is empty")
+    if not len(window.distribution_panel.bars.bar_values()):
+        problems.append("next-token bars are empty")
+    if "/" not in window.generation_panel.counter.text() or not window.generation_panel.text.toPlainText():
+        problems.append("generation panel is empty")
+    if window.state.info is None or window.model_panel.facts["Layers"].text() == "–":
+        problems.append("model facts are empty")
+    return problems
+
+
+def run_smoke_test(app, window, timeout_ms: int) -> int:
+    outcome = {"code": 1, "message": "timed out waiting for the first trace"}
+
+    def check() -> None:
+        if window.state.projection is None:
+            return
+        problems = panel_problems(window)
+        outcome["code"] = 0 if not problems else 1
+        outcome["message"] = "; ".join(problems) if problems else (
+            f"ok: {window.state.info.name}, {window.state.trace.n_tokens} tokens, "
+            f"top next token: {window.distribution_panel.bars.bar_text(0)}")
+        app.quit()
+
+    def failed(_request_id: int, _kind: str, message: str) -> None:
+        outcome["message"] = message
+        app.quit()
+
+    window.state.projection_changed.connect(lambda: QTimer.singleShot(0, check))
+    window.worker.failed.connect(failed)
+    QTimer.singleShot(timeout_ms, app.quit)
+    window.resize(1600, 1000)
+    window.show()
+    app.exec()
+    window.shutdown()
+    stream = sys.stdout if outcome["code"] == 0 else sys.stderr
+    print(f"logitscope smoke test: {outcome['message']}", file=stream)
+    return outcome["code"]

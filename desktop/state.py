@@ -1,0 +1,131 @@
+"""The GUI thread's single source of truth: model, trace, selection, sampling settings.
+
+Panels read from here and listen to its signals; they never talk to each other
+or to the worker. Changing the selection only re-emits `selection_changed`:
+it never touches the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from desktop import messages as m
+from model_core.loading import ModelInfo
+from model_core.sampling import Distribution, SamplingSettings, shape_distribution
+from model_core.trace import Trace
+
+
+@dataclass(frozen=True)
+class Selection:
+    position: int = 0  # selected token (query) index
+    layer: int = 0  # attention layer, 0-based
+    head: int = 0
+    follow_last: bool = True  # keep the last token selected as the sequence grows
+
+
+class AppState(QObject):
+    model_changed = Signal()
+    trace_changed = Signal()
+    selection_changed = Signal()
+    settings_changed = Signal()
+    position_changed = Signal()  # distribution/lens at the selected position arrived
+    projection_changed = Signal()
+    surprisal_changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info: ModelInfo | None = None
+        self.vocab_labels: tuple[str, ...] = ()
+        self.result: m.TraceResult | None = None
+        self.selection = Selection()
+        self.settings = SamplingSettings()
+        self.position_result: m.PositionResult | None = None
+        self.projection: m.ProjectionResult | None = None
+        self.surprisal: m.SurprisalResult | None = None
+        self.max_new_tokens = 20
+
+    # -- derived ---------------------------------------------------------------------------------
+
+    @property
+    def trace(self) -> Trace | None:
+        return self.result.trace if self.result else None
+
+    def label(self, token_id: int) -> str:
+        return self.vocab_labels[token_id] if 0 <= token_id < len(self.vocab_labels) else f"#{token_id}"
+
+    def next_logits(self) -> tuple[np.ndarray, int] | None:
+        """Logits for the token after the selected position when known, else after the last one."""
+        trace = self.trace
+        if trace is None:
+            return None
+        last = trace.n_tokens - 1
+        pr = self.position_result
+        position = self.selection.position
+        if position != last and pr is not None and pr.trace_id == self.result.trace_id and pr.position == position:
+            return pr.logits, position
+        return trace.next_logits, last
+
+    def distribution(self) -> Distribution | None:
+        found = self.next_logits()
+        return None if found is None else shape_distribution(found[0], self.settings)
+
+    # -- updates ---------------------------------------------------------------------------------
+
+    def set_model(self, loaded: m.LoadedResult) -> None:
+        self.info = loaded.info
+        self.vocab_labels = loaded.vocab_labels
+        self.result = None
+        self.position_result = self.projection = self.surprisal = None
+        self.selection = Selection(layer=loaded.info.n_layers // 2)
+        self.model_changed.emit()
+
+    def set_trace(self, result: m.TraceResult) -> None:
+        previous = self.trace
+        self.result = result
+        last = result.trace.n_tokens - 1
+        sel = self.selection
+        follow = sel.follow_last or previous is None or sel.position >= last
+        position = last if follow else min(sel.position, last)
+        layer = min(sel.layer, result.trace.n_layers - 1)
+        head = min(sel.head, result.trace.n_heads - 1)
+        self.selection = Selection(position, layer, head, follow_last=follow)
+        self.trace_changed.emit()
+
+    def select(self, position: int | None = None, layer: int | None = None, head: int | None = None) -> None:
+        trace = self.trace
+        sel = self.selection
+        if position is not None and trace is not None:
+            position = int(np.clip(position, 0, trace.n_tokens - 1))
+            sel = replace(sel, position=position, follow_last=position == trace.n_tokens - 1)
+        if layer is not None:
+            limit = (trace.n_layers if trace else self.info.n_layers if self.info else 1) - 1
+            sel = replace(sel, layer=int(np.clip(layer, 0, limit)))
+        if head is not None:
+            limit = (trace.n_heads if trace else self.info.n_heads if self.info else 1) - 1
+            sel = replace(sel, head=int(np.clip(head, 0, limit)))
+        if sel != self.selection:
+            self.selection = sel
+            self.selection_changed.emit()
+
+    def set_settings(self, settings: SamplingSettings) -> None:
+        settings = settings.validated()
+        if settings != self.settings:
+            self.settings = settings
+            self.settings_changed.emit()
+
+    def set_position_result(self, result: m.PositionResult) -> None:
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # stale
+        self.position_result = result
+        self.position_changed.emit()
+
+    def set_projection(self, result: m.ProjectionResult) -> None:
+        self.projection = result
+        self.projection_changed.emit()
+
+    def set_surprisal(self, result: m.SurprisalResult) -> None:
+        self.surprisal = result
+        self.surprisal_changed.emit()

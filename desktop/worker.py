@@ -1,0 +1,194 @@
+"""The one thread that owns the model: every torch call in the app happens here.
+
+Requests arrive as queued signals carrying frozen dataclasses (`messages.py`);
+results leave as signals carrying numpy data. The GUI never calls the model and
+this thread never touches a widget. Superseded prompt requests are dropped
+before they run, and long work (load, run-to-end) can be cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop import messages as m
+from model_core.errors import Cancelled, LogitscopeError
+from model_core.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+class ModelWorker(QObject):
+    """Lives in a QThread; `handle` is its only entry point."""
+
+    loaded = Signal(object)  # LoadedResult
+    trace_ready = Signal(object)  # TraceResult
+    position_ready = Signal(object)  # PositionResult
+    projection_ready = Signal(object)  # ProjectionResult
+    surprisal_ready = Signal(object)  # SurprisalResult
+    progress = Signal(str, float)  # message, fraction (-1 = unknown)
+    failed = Signal(int, str, str)  # request id, what failed ("load", "trace", "step", ...), message
+    busy_changed = Signal(bool)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lm = None
+        self._stepper = None
+        self._trace_id = 0
+        self._basis = "shared"
+        self._progress = Progress()
+        self._lock = threading.Lock()
+        self.latest_trace_request = 0  # written by the GUI thread; older TraceRequests are skipped
+
+    # -- called from the GUI thread ------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Ask the running long operation to stop at its next check."""
+        with self._lock:
+            self._progress.cancel()
+
+    # -- worker thread ---------------------------------------------------------------------------
+
+    def _new_progress(self) -> Progress:
+        with self._lock:
+            self._progress = Progress(callback=lambda msg, frac: self.progress.emit(msg, frac))
+            return self._progress
+
+    @Slot(object)
+    def handle(self, request: object) -> None:
+        kind = type(request).__name__.removesuffix("Request").lower()
+        if isinstance(request, m.TraceRequest) and request.id < self.latest_trace_request:
+            return  # the user has typed on since; only the newest prompt is computed
+        self.busy_changed.emit(True)
+        try:
+            self._dispatch(request)
+        except Cancelled:
+            self.failed.emit(request.id, kind, "Cancelled.")
+        except LogitscopeError as exc:
+            self.failed.emit(request.id, kind, str(exc))
+        except MemoryError:
+            self.failed.emit(request.id, kind, "Out of memory: try a shorter prompt or a smaller model.")
+        except Exception as exc:  # a bug: keep the app alive, say so, log the traceback
+            if type(exc).__name__ == "OutOfMemoryError":
+                self.failed.emit(request.id, kind, "The GPU ran out of memory: try a shorter prompt, or the CPU.")
+            else:
+                log.error("worker failed on %r:\n%s", request, traceback.format_exc())
+                self.failed.emit(request.id, kind, f"Internal error ({type(exc).__name__}: {exc}); see the log.")
+        finally:
+            self.busy_changed.emit(False)
+
+    def _dispatch(self, request: object) -> None:
+        if isinstance(request, m.LoadRequest):
+            self._load(request)
+        elif self._lm is None:
+            raise LogitscopeError("No model is loaded yet.")
+        elif isinstance(request, m.TraceRequest):
+            self._trace(request)
+        elif isinstance(request, m.StepRequest):
+            self._step(request)
+        elif isinstance(request, m.PositionRequest):
+            self._position(request)
+        elif isinstance(request, m.ProjectionRequest):
+            self._basis = request.basis
+            self._emit_projection()
+        else:
+            raise TypeError(f"unknown request {request!r}")
+
+    def _load(self, request: m.LoadRequest) -> None:
+        from model_core.loading import load_model
+        from model_core.stepper import Stepper
+
+        progress = self._new_progress()
+        lm = load_model(request.spec, device=request.device, progress=progress)
+        labels = _vocab_labels(lm)
+        self._lm, self._stepper = lm, Stepper(lm)
+        self.loaded.emit(m.LoadedResult(request.id, lm.info, labels, lm.eos_ids))
+
+    def _trace(self, request: m.TraceRequest) -> None:
+        self._stepper.max_new_tokens = request.max_new_tokens
+        trace = self._stepper.start(request.text, allow_special=request.allow_special)
+        self._emit_trace(request.id, "trace")
+        self._emit_followups(trace)
+
+    def _step(self, request: m.StepRequest) -> None:
+        stepper = self._stepper
+        stepper.max_new_tokens = request.max_new_tokens
+        if request.action == m.STEP:
+            stepper.step()
+        elif request.action == m.SAMPLE:
+            stepper.sample(request.settings)
+        elif request.action == m.UNDO:
+            stepper.undo()
+        elif request.action == m.RESET:
+            stepper.reset()
+        elif request.action == m.RUN:
+            progress = self._new_progress()
+            greedy = request.settings.temperature == 0
+            while stepper.stop_reason is None:
+                progress.check()
+                stepper.step() if greedy else stepper.sample(request.settings)
+                self._emit_trace(request.id, request.action)
+                self._emit_projection()
+            progress.report("Generation finished.", 1.0)
+        self._emit_trace(request.id, request.action)
+        self._emit_followups(stepper.trace)
+
+    def _emit_trace(self, request_id: int, action: str) -> None:
+        self._trace_id += 1
+        stepper = self._stepper
+        self.trace_ready.emit(m.TraceResult(
+            request_id=request_id, trace_id=self._trace_id, trace=stepper.trace, n_new=stepper.n_new,
+            max_new_tokens=stepper.max_new_tokens, stop_reason=stepper.stop_reason, action=action,
+        ))
+
+    def _emit_followups(self, trace) -> None:
+        """Work the first picture need not wait for: the trajectory projection, then surprisal."""
+        from model_core.lens import surprisal_bits
+
+        self._emit_projection()
+        self.surprisal_ready.emit(m.SurprisalResult(self._trace_id, surprisal_bits(self._lm, trace)))
+
+    def _emit_projection(self) -> None:
+        from model_core.projection import project_residual
+
+        trace = self._stepper.trace
+        points = project_residual(trace.residual, self._basis)
+        self.projection_ready.emit(m.ProjectionResult(self._trace_id, self._basis, points))
+
+    def _position(self, request: m.PositionRequest) -> None:
+        import torch
+
+        from model_core.lens import lens_at
+
+        trace = self._stepper.trace
+        position = int(np.clip(request.position, 0, trace.n_tokens - 1))
+        lens_ids, lens_probs = lens_at(self._lm, trace, position)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(trace.residual[-1, position]))[None].to(self._lm.device)
+            adapter, model = self._lm.adapter, self._lm.model
+            logits = adapter.unembedding(model)(adapter.final_norm(model)(x))[0].float().cpu().numpy()
+        self.position_ready.emit(m.PositionResult(request.id, request.trace_id, position, logits, lens_ids, lens_probs))
+
+
+def _vocab_labels(lm) -> tuple[str, ...]:
+    """A readable label for every id, computed once per model so the GUI never needs the tokenizer."""
+    from model_core.token_text import piece_labels
+    from model_core.tokenizer_compare import hf_token_bytes
+
+    tokenizer = lm.tokenizer
+    size = max(lm.info.vocab_size, len(tokenizer))
+    special = set(tokenizer.all_special_ids)
+    ids = [i for i in range(size) if i not in special and i < len(tokenizer)]
+    labels = ["" for _ in range(size)]
+    for i, label in zip(ids, piece_labels(hf_token_bytes(tokenizer, ids)), strict=True):
+        labels[i] = label
+    for i in special:
+        if i < size:
+            labels[i] = tokenizer.convert_ids_to_tokens(i)
+    for i in range(len(tokenizer), size):
+        labels[i] = f"‹unused {i}›"
+    return tuple(labels)

@@ -1,0 +1,34 @@
+"""Desktop tests never write the user's settings: each gets its own .ini file."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("LOGITSCOPE_SETTINGS", str(path))
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Open the real main window on a model and wait for its first trace."""
+    from desktop.main_window import MainWindow
+
+    windows = []
+
+    def make(model: str = "builtin", prompt: str | None = None, restore: bool = False):
+        window = MainWindow(model=model, device="cpu", prompt=prompt, restore=restore)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.resize(1400, 900)
+        window.show()
+        with qtbot.waitSignal(window.state.projection_changed, timeout=180_000):
+            pass
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()

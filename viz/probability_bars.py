@@ -1,0 +1,285 @@
+"""Next-token distribution as horizontal top-k bars, most likely at the top.
+
+Tokens that top-k / top-p filter out stay on screen, greyed: seeing what was cut is the
+point of the sampling controls. Probabilities use a fixed 0..1 axis so that changing the
+temperature visibly flattens or sharpens the bars instead of being re-zoomed away.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QWidget
+
+from viz.theme import (
+    LIGHT,
+    Palette,
+    default_font_size,
+    make_font,
+    qcolor,
+    readable_text_colour,
+    set_plot_title,
+    style_plot_item,
+)
+
+_BAR_HEIGHT = 0.72  # rows are 1 apart
+_COUNT_HEIGHT = 0.2
+_HOVER_PLACEHOLDER = "hover a bar for its logit"
+
+
+class ProbabilityBars(pg.PlotWidget):
+    """Top-k bars: "label  97.4%" on each; filtered tokens greyed; optional sample counts.
+
+    With counts, a thin dark bar under each row shows the observed frequency and the bar
+    text ends with "· 37× (18.5%)".
+
+    Signal ``bar_hovered(index)`` when the mouse moves onto a new bar (-1 when it leaves).
+    """
+
+    bar_hovered = Signal(int)
+
+    def __init__(
+        self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._theme = palette
+        self._font_size = font_size if font_size is not None else default_font_size()
+        self._labels: list[str] = []
+        self._probs = np.zeros(0)  # [k]
+        self._kept = np.zeros(0, dtype=bool)  # [k]
+        self._logits: np.ndarray | None = None  # [k]
+        self._counts: np.ndarray | None = None  # [k]
+        self._show_logits = False
+        self._hovered = -1
+        self._texts: list[pg.TextItem] = []
+
+        plot = self.getPlotItem()
+        plot.invertY(True)  # rank 0 at the top
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.hideAxis("left")
+        plot.showGrid(x=True, alpha=0.15)
+        self._bars = pg.BarGraphItem(x0=[], y=[], height=_BAR_HEIGHT, width=[])
+        self._count_bars = pg.BarGraphItem(x0=[], y=[], height=_COUNT_HEIGHT, width=[])
+        self._zero_line = pg.InfiniteLine(pos=0, angle=90)
+        plot.addItem(self._bars)
+        plot.addItem(self._count_bars)
+        plot.addItem(self._zero_line, ignoreBounds=True)
+        plot.vb.sigResized.connect(self._place_texts)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._apply_style()
+
+    # --- public API ----------------------------------------------------------------------------
+    def set_data(
+        self,
+        labels: Sequence[str],
+        probs: np.ndarray,
+        kept: np.ndarray,
+        logits: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
+    ) -> None:
+        """Show k bars, most likely first.
+
+        probs [k]: the reshaped (temperature/top-k/top-p) probabilities, the bar lengths.
+        kept [k] bool: False bars are drawn greyed (filtered out) but still drawn.
+        logits [k]: raw logits, shown on hover and by ``set_show_logits(True)``.
+        counts [k]: how often each token came out of "sample many"; drawn as thin bars.
+        """
+        k = len(labels)
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)  # [k]
+        kept = np.asarray(kept, dtype=bool).reshape(-1)  # [k]
+        arrays = {"probs": probs, "kept": kept}
+        if logits is not None:
+            logits = np.asarray(logits, dtype=np.float64).reshape(-1)  # [k]
+            arrays["logits"] = logits
+        if counts is not None:
+            counts = np.asarray(counts, dtype=np.float64).reshape(-1)  # [k]
+            arrays["counts"] = counts
+        for name, arr in arrays.items():
+            if arr.shape != (k,):
+                raise ValueError(f"{name} has shape {arr.shape}, expected ({k},)")
+        self._labels, self._probs, self._kept = list(labels), probs, kept
+        self._logits, self._counts = logits, counts
+        self._hovered = -1
+        self._redraw()
+
+    def set_show_logits(self, on: bool) -> None:
+        """Bar lengths are raw logits (True) or probabilities (False). Needs logits in set_data."""
+        self._show_logits = on
+        self._redraw()
+
+    def shows_logits(self) -> bool:
+        """True when bars currently show logits (asked for, and logits were given)."""
+        return self._show_logits and self._logits is not None
+
+    def bar_text(self, index: int) -> str:
+        """Text drawn on bar ``index``: label and percentage (or logit), then the sample count."""
+        if self.shows_logits():
+            text = f"{self._labels[index]}  {self._logits[index]:.2f}"
+        else:
+            text = f"{self._labels[index]}  {100 * self._probs[index]:.1f}%"
+        counted = self.count_text(index)
+        return f"{text}   ·  {counted}" if counted else text
+
+    def count_text(self, index: int) -> str:
+        """The sample count and observed frequency of bar ``index`` ('' without counts)."""
+        if not self._has_counts():
+            return ""
+        count = int(self._counts[index])
+        if count == 0:
+            return "0×"
+        return f"{count}× ({100 * count / self._counts.sum():.1f}%)"
+
+    def _has_counts(self) -> bool:
+        return self._counts is not None and self._counts.sum() > 0
+
+    def hover_text(self, index: int) -> str:
+        """Plain text shown while hovering bar ``index``: probability and raw logit."""
+        logit = "n/a" if self._logits is None else f"{self._logits[index]:.3f}"
+        state = "" if self._kept[index] else "  (filtered out)"
+        return f"'{self._labels[index]}'  p = {self._probs[index]:.4f}  logit = {logit}{state}"
+
+    def bar_values(self) -> np.ndarray:
+        """Current bar lengths [k] (probabilities or logits)."""
+        return self._logits if self.shows_logits() else self._probs
+
+    @property
+    def bar_item(self) -> pg.BarGraphItem:
+        return self._bars
+
+    @property
+    def count_item(self) -> pg.BarGraphItem:
+        return self._count_bars
+
+    def text_items(self) -> list[pg.TextItem]:
+        """The visible bar texts, in bar order."""
+        return self._texts[: len(self._labels)]
+
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        self._apply_style()
+
+    def set_font_size(self, point_size: float) -> None:
+        """Bar text, tick and title size in points (presentation mode makes it large)."""
+        self._font_size = point_size
+        self._apply_style()
+
+    # --- drawing -------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        p = self._theme
+        k = len(self._labels)
+        values = self.bar_values()  # [k]
+        has_counts = self._has_counts() and not self.shows_logits()  # frequencies live on the 0..1 axis
+        rows = np.arange(k, dtype=np.float64)  # [k]
+        bar_y = rows - 0.12 if has_counts else rows  # [k]
+        height = _BAR_HEIGHT - 0.12 if has_counts else _BAR_HEIGHT
+        brushes = [pg.mkBrush(p.token) if kept else pg.mkBrush(qcolor(p.muted, 110)) for kept in self._kept]
+        self._bars.setOpts(x0=np.zeros(k), y=bar_y, width=values, height=height, brushes=brushes, pens=None, pen=None)
+        if has_counts:
+            freq = self._counts / self._counts.sum()  # [k]
+            self._count_bars.setOpts(
+                x0=np.zeros(k), y=rows + 0.34, width=freq, height=_COUNT_HEIGHT,
+                brushes=None, brush=pg.mkBrush(p.foreground), pens=None, pen=None,
+            )
+            self._count_bars.setVisible(True)
+        else:
+            self._count_bars.setOpts(x0=[], y=[], width=[], height=_COUNT_HEIGHT)
+            self._count_bars.setVisible(False)
+
+        plot = self.getPlotItem()
+        if self.shows_logits():
+            lo, hi = min(0.0, float(values.min(initial=0.0))), max(0.0, float(values.max(initial=0.0)))
+            span = max(hi - lo, 1e-9)
+            plot.setXRange(lo - 0.02 * span, hi + 0.05 * span, padding=0)
+            label = "logit"
+        else:
+            plot.setXRange(0.0, 1.0, padding=0.02)
+            label = "probability"
+        plot.setYRange(-0.5, max(k, 1) - 0.5, padding=0)
+        plot.setLabel("bottom", label, color=p.foreground, **{"font-size": f"{self._font_size:g}pt"})
+        self._zero_line.setVisible(self.shows_logits())
+        self._show_hover(self._hovered if self._hovered < k else -1)
+        self._place_texts()
+
+    def _place_texts(self) -> None:
+        """Put each bar's text just past the bar end, or inside it when it would not fit."""
+        p = self._theme
+        k = len(self._labels)
+        plot = self.getPlotItem()
+        vb = plot.vb
+        (x_lo, x_hi), _ = vb.viewRange()
+        px_per_unit = vb.width() / max(x_hi - x_lo, 1e-12)
+        font = make_font(self._font_size)
+        fm = QFontMetricsF(font)
+        values = self.bar_values()
+        has_counts = self._has_counts() and not self.shows_logits()
+        self._ensure_pool(self._texts, k)
+        for i in range(k):
+            item = self._texts[i]
+            text = self.bar_text(i)
+            end = max(float(values[i]), 0.0)
+            room_after = (x_hi - end) * px_per_unit
+            room_inside = (end - max(x_lo, 0.0)) * px_per_unit
+            needed = fm.horizontalAdvance(text) + 12
+            inside = room_after < needed and room_inside > room_after
+            bar_colour = qcolor(p.token) if self._kept[i] else qcolor(p.muted)
+            if inside:
+                colour = readable_text_colour(bar_colour) if self._kept[i] else qcolor(p.foreground)
+                item.setAnchor((1, 0.5))
+                item.setText(text + "\u2002")
+            else:
+                colour = qcolor(p.foreground if self._kept[i] else p.muted)
+                item.setAnchor((0, 0.5))
+                item.setText("\u2002" + text)
+            item.setFont(font)
+            item.setColor(colour)
+            item.setPos(end, i - 0.12 if has_counts else i)
+            item.setVisible(True)
+
+    def _ensure_pool(self, pool: list[pg.TextItem], n: int) -> None:
+        while len(pool) < n:
+            item = pg.TextItem(anchor=(0, 0.5))
+            item.setZValue(3)
+            self.getPlotItem().addItem(item, ignoreBounds=True)
+            pool.append(item)
+        for item in pool[n:]:
+            item.setVisible(False)
+
+    def _apply_style(self) -> None:
+        p = self._theme
+        self.setBackground(p.background)
+        style_plot_item(self.getPlotItem(), p, self._font_size)
+        self._zero_line.setPen(pg.mkPen(p.foreground, width=1))
+        self._redraw()
+
+    def _show_hover(self, index: int) -> None:
+        plot = self.getPlotItem()
+        if index < 0:
+            set_plot_title(plot, _HOVER_PLACEHOLDER, self._theme, self._font_size)
+            plot.titleLabel.setText(_HOVER_PLACEHOLDER, color=self._theme.muted)
+        else:
+            set_plot_title(plot, html.escape(self.hover_text(index)), self._theme, self._font_size)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        vb = self.getPlotItem().vb
+        index = -1
+        if vb.sceneBoundingRect().contains(scene_pos) and self._labels:
+            row = int(round(vb.mapSceneToView(scene_pos).y()))
+            index = row if 0 <= row < len(self._labels) else -1
+        if index != self._hovered:
+            self._hovered = index
+            self._show_hover(index)
+            self.bar_hovered.emit(index)
+
+    def leaveEvent(self, event: object) -> None:
+        if self._hovered != -1:
+            self._hovered = -1
+            self._show_hover(-1)
+            self.bar_hovered.emit(-1)
+        super().leaveEvent(event)

@@ -1,0 +1,172 @@
+"""Colours, colour maps and font styling shared by every viz widget.
+
+Why one module: the same token must look the same in every panel (the last token is the
+same red in the trajectory plot and the bars, a generated token the same accent in the
+chips and elsewhere), and presentation mode swaps the palette and font size everywhere
+at once. Nothing here touches global pyqtgraph configuration, so importing it has no
+side effects on other code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtWidgets import QApplication
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The handful of colours the widgets draw with (any string QColor accepts).
+
+    Colours come from colour-blind-safe families (Okabe-Ito, ColorBrewer RdBu) so red/green
+    confusion never carries meaning on its own.
+    """
+
+    background: str
+    foreground: str
+    muted: str  # de-emphasised text, filtered-out bars
+    surface: str  # chip background: slightly off the page colour
+    accent: str  # newly generated tokens
+    selection: str  # outline of the selected token / query row
+    last_token: str  # the position whose next token is predicted
+    token: str  # every other token dot / kept bars
+    positive: str  # diverging maps: red end
+    negative: str  # diverging maps: blue end
+    masked: str  # causal mask (future keys): a neutral grey outside the colour map
+    weight_tint: str  # chip tint for weight 1.0 (attention of the selected query)
+
+
+LIGHT = Palette(
+    background="#FFFFFF",
+    foreground="#1A1A1A",
+    muted="#9A9A9A",
+    surface="#ECEEF2",
+    accent="#007A5E",
+    selection="#E6007E",
+    last_token="#D62728",
+    token="#1F77B4",
+    positive="#B2182B",
+    negative="#2166AC",
+    masked="#C8C8C8",
+    weight_tint="#F2A900",
+)
+
+DARK = Palette(
+    background="#121417",
+    foreground="#E8E8E8",
+    muted="#7A7F87",
+    surface="#2A2E35",
+    accent="#3DDC97",
+    selection="#FF4FB0",
+    last_token="#FF5A4F",
+    token="#5AA9E6",
+    positive="#D6604D",
+    negative="#4393C3",
+    masked="#4A4F57",
+    weight_tint="#D99A00",
+)
+
+
+def attention_colormap() -> pg.ColorMap:
+    """Sequential map for weights in [0, 1]: viridis is perceptually uniform and colour-blind safe."""
+    return pg.colormap.get("viridis")
+
+
+def diverging_colormap(palette: Palette = LIGHT) -> pg.ColorMap:
+    """Blue-white-red map for signed values (Q/K/V strips): white is zero, red positive."""
+    return pg.ColorMap(
+        pos=[0.0, 0.5, 1.0],
+        color=[QColor(palette.negative), QColor("#F7F7F7"), QColor(palette.positive)],
+    )
+
+
+def qcolor(colour: str, alpha: int | None = None) -> QColor:
+    """A QColor from a palette entry, optionally with alpha 0..255."""
+    c = QColor(colour)
+    if alpha is not None:
+        c.setAlpha(alpha)
+    return c
+
+
+def blend(a: str | QColor, b: str | QColor, t: float) -> QColor:
+    """Linear mix of two colours: t=0 gives a, t=1 gives b (used for weight tints)."""
+    ca, cb = QColor(a), QColor(b)
+    t = min(max(float(t), 0.0), 1.0)
+    return QColor.fromRgbF(
+        ca.redF() + (cb.redF() - ca.redF()) * t,
+        ca.greenF() + (cb.greenF() - ca.greenF()) * t,
+        ca.blueF() + (cb.blueF() - ca.blueF()) * t,
+    )
+
+
+def readable_text_colour(background: QColor) -> QColor:
+    """Near-black or near-white, whichever reads better on ``background`` (WCAG luminance)."""
+
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    lum = (
+        0.2126 * channel(background.redF())
+        + 0.7152 * channel(background.greenF())
+        + 0.0722 * channel(background.blueF())
+    )
+    return QColor("#111111") if lum > 0.22 else QColor("#F2F2F2")
+
+
+def default_font_size() -> float:
+    """The application's point size, so widgets follow the user's system setting by default."""
+    app = QApplication.instance()
+    size = app.font().pointSizeF() if app is not None else -1.0
+    return size if size > 0 else 10.0
+
+
+def make_font(point_size: float, bold: bool = False) -> QFont:
+    """The application font at a given point size."""
+    app = QApplication.instance()
+    font = QFont(app.font()) if app is not None else QFont()
+    font.setPointSizeF(point_size)
+    font.setBold(bold)
+    return font
+
+
+def style_plot_item(plot: pg.PlotItem, palette: Palette, font_size: float) -> None:
+    """Axis pens and tick fonts of a PlotItem in the palette's colours.
+
+    Done in one place so every plot in the app has the same axis weight and tick font.
+    """
+    font = make_font(font_size)
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(palette.foreground, width=1))
+        axis.setTextPen(pg.mkPen(palette.foreground))
+        axis.setTickFont(font)
+        axis.label.setFont(font)
+        axis.label.setDefaultTextColor(qcolor(palette.foreground))
+
+
+def set_plot_title(plot: pg.PlotItem, text: str, palette: Palette, font_size: float) -> None:
+    """Set a PlotItem title whose row is tall enough for the font.
+
+    PlotItem.setTitle fixes the title row at 30 px, which clips large presentation fonts.
+    An empty text keeps the row (a space) so the plot does not jump when the text changes.
+    """
+    plot.setTitle(text or "&nbsp;", color=palette.foreground, size=f"{font_size:g}pt")
+    height = int(QFontMetricsF(make_font(font_size)).height() * 1.5) + 4
+    plot.titleLabel.setMaximumHeight(height)
+    plot.layout.setRowFixedHeight(0, height)
+
+
+def style_color_bar(bar: pg.ColorBarItem, palette: Palette, font_size: float) -> None:
+    """Colour-bar frame and tick labels in the palette's colours, wide enough for the font.
+
+    Its default pen is white (invisible on LIGHT) and its value axis a fixed 45 px, which
+    clips large presentation fonts.
+    """
+    font = make_font(font_size)
+    for name in ("left", "right", "top", "bottom"):
+        bar.getAxis(name).setPen(pg.mkPen(palette.foreground))
+    bar.axis.setTextPen(pg.mkPen(palette.foreground))
+    bar.axis.setTickFont(font)
+    bar.axis.setWidth(int(QFontMetricsF(font).horizontalAdvance("0.00") + 16))

@@ -1,0 +1,327 @@
+"""Token chips: the prompt shown as one clickable box per token, wrapping like text.
+
+Why a hand-painted chip instead of a QLabel with rich text: a prompt can be 1024 tokens
+and every generation step re-sends all of them; painting two strings into a rounded rect
+is far cheaper than laying out rich text, and chips are reused (only their contents
+change), so an extra token costs one new widget, not a thousand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeyEvent, QMouseEvent, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+from viz.flow_layout import FlowLayout
+from viz.theme import LIGHT, Palette, blend, default_font_size, make_font, readable_text_colour
+
+_PAD_X = 6  # px, inside a chip left/right
+_PAD_Y = 3  # px, inside a chip top/bottom
+_SELECTED_BORDER = 3.0  # px
+_NEW_BORDER = 2.0  # px
+
+
+class TokenChip(QWidget):
+    """One token: its readable text on top and its id, smaller, underneath.
+
+    Owned and reused by TokenChips; exposes its state read-only so tests and callers can
+    check what is drawn without grabbing pixels.
+    """
+
+    def __init__(self, owner: TokenChips, index: int) -> None:
+        super().__init__()
+        self._owner = owner
+        self.index = index
+        self._label = ""
+        self._token_id = 0
+        self._is_new = False
+        self._selected = False
+        self._weight: float | None = None
+        self._hint = QSize(10, 10)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    # --- read-only state ------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def token_id(self) -> int:
+        return self._token_id
+
+    @property
+    def is_new(self) -> bool:
+        return self._is_new
+
+    @property
+    def is_selected(self) -> bool:
+        return self._selected
+
+    @property
+    def weight(self) -> float | None:
+        return self._weight
+
+    def background_colour(self) -> QColor:
+        """Surface colour, tinted towards the palette's weight tint by the chip's weight."""
+        p = self._owner._theme
+        if self._weight is None:
+            return QColor(p.surface)
+        return blend(p.surface, p.weight_tint, self._weight)
+
+    def border_colour(self) -> QColor | None:
+        """Selection colour if selected, accent if generated, else None (no border)."""
+        p = self._owner._theme
+        if self._selected:
+            return QColor(p.selection)
+        if self._is_new:
+            return QColor(p.accent)
+        return None
+
+    def text_colour(self) -> QColor:
+        """Accent for generated tokens unless a strong tint needs black/white for contrast."""
+        p = self._owner._theme
+        if self._weight is not None and self._weight > 0.35:
+            return readable_text_colour(self.background_colour())
+        return QColor(p.accent if self._is_new else p.foreground)
+
+    # --- updates from the owner -------------------------------------------------------------
+    def set_content(self, label: str, token_id: int, tooltip: str, is_new: bool) -> None:
+        """Change what the chip shows; re-measures only when the text changed."""
+        label = label.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+        text_changed = label != self._label or token_id != self._token_id
+        if text_changed or is_new != self._is_new:
+            self._label, self._token_id, self._is_new = label, token_id, is_new
+            if text_changed:
+                self.remeasure()
+            self.update()
+        if tooltip != self.toolTip():
+            self.setToolTip(tooltip)
+
+    def set_state(self, selected: bool, weight: float | None) -> None:
+        if selected != self._selected or weight != self._weight:
+            self._selected, self._weight = selected, weight
+            self.update()
+
+    def remeasure(self) -> None:
+        """Recompute the size hint from the owner's fonts (after text or font changes)."""
+        label_fm = QFontMetricsF(self._owner.label_font)
+        id_fm = QFontMetricsF(self._owner.id_font)
+        width = max(label_fm.horizontalAdvance(self._label or " "), id_fm.horizontalAdvance(str(self._token_id)))
+        height = label_fm.height() + id_fm.height()
+        self._hint = QSize(int(np.ceil(width)) + 2 * _PAD_X, int(np.ceil(height)) + 2 * _PAD_Y)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        return self._hint
+
+    def minimumSizeHint(self) -> QSize:
+        return self._hint
+
+    # --- painting and input -------------------------------------------------------------------
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        border = self.border_colour()
+        width = _SELECTED_BORDER if self._selected else _NEW_BORDER
+        rect = QRectF(self.rect()).adjusted(width / 2, width / 2, -width / 2, -width / 2)
+        painter.setBrush(self.background_colour())
+        painter.setPen(QPen(border, width) if border is not None else Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(rect, 5, 5)
+
+        label_fm = QFontMetricsF(self._owner.label_font)
+        inner = QRectF(self.rect()).adjusted(_PAD_X, _PAD_Y, -_PAD_X, -_PAD_Y)
+        label_rect = QRectF(inner.left(), inner.top(), inner.width(), label_fm.height())
+        id_rect = QRectF(inner.left(), label_rect.bottom(), inner.width(), inner.bottom() - label_rect.bottom())
+        painter.setFont(self._owner.label_font)
+        painter.setPen(self.text_colour())
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, self._label)
+        painter.setFont(self._owner.id_font)
+        id_colour = QColor(self.text_colour())
+        id_colour.setAlphaF(0.7)
+        painter.setPen(id_colour)
+        painter.drawText(id_rect, Qt.AlignmentFlag.AlignCenter, str(self._token_id))
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._owner._on_chip_pressed(self.index)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+
+class TokenChips(QWidget):
+    """The token sequence as a scrollable, wrapping row of chips.
+
+    Clicking a chip (or Left/Right with focus) selects that position and emits
+    ``chip_clicked(index)``. ``set_weights`` tints chips, e.g. by the attention the
+    selected query pays to each key.
+    """
+
+    chip_clicked = Signal(int)
+
+    def __init__(
+        self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._theme = palette
+        self._font_size = font_size if font_size is not None else default_font_size() * 1.15
+        self.label_font: QFont = make_font(self._font_size)
+        self.id_font: QFont = make_font(self._font_size * 0.72)
+        self._chips: list[TokenChip] = []  # pool; only the first _count are visible
+        self._count = 0
+        self._selected: int | None = None
+        self._weights: np.ndarray | None = None  # [T] float in [0, 1]
+
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._container = QWidget()
+        self._flow = FlowLayout(self._container, h_spacing=4, v_spacing=5)
+        self._flow.setContentsMargins(6, 6, 6, 6)
+        self._scroll = QScrollArea(self)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._scroll.setWidget(self._container)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._scroll)
+        self._apply_background()
+
+    # --- public API -------------------------------------------------------------------------------
+    def set_tokens(
+        self,
+        labels: Sequence[str],
+        ids: Sequence[int],
+        tooltips: Sequence[str] | None = None,
+        new_from: int | None = None,
+    ) -> None:
+        """Show one chip per token; chips with index >= new_from are drawn as generated.
+
+        Keeps the selection if it is still in range, and clears weights (they belonged to
+        the previous sequence).
+        """
+        if len(labels) != len(ids) or (tooltips is not None and len(tooltips) != len(labels)):
+            raise ValueError("labels, ids and tooltips must have the same length")
+        n = len(labels)
+        self._container.setUpdatesEnabled(False)
+        try:
+            while len(self._chips) < n:
+                chip = TokenChip(self, len(self._chips))
+                self._chips.append(chip)
+                self._flow.addWidget(chip)
+            for i in range(n):
+                chip = self._chips[i]
+                is_new = new_from is not None and i >= new_from
+                chip.set_content(labels[i], int(ids[i]), tooltips[i] if tooltips is not None else "", is_new)
+                if chip.isHidden():
+                    chip.show()
+            for chip in self._chips[n : self._count]:
+                chip.hide()
+            self._count = n
+            if self._selected is not None and self._selected >= n:
+                self._selected = None
+            self._weights = None
+            self._refresh_states()
+            self._flow.invalidate()
+        finally:
+            self._container.setUpdatesEnabled(True)
+
+    def set_selected(self, index: int | None) -> None:
+        """Outline one chip (None: no selection). Does not emit chip_clicked."""
+        if index is not None and not 0 <= index < self._count:
+            raise IndexError(f"token index {index} out of range for {self._count} tokens")
+        old = self._selected
+        self._selected = index
+        for i in {old, index} - {None}:
+            if i < self._count:
+                self._chips[i].set_state(i == index, self._weight_at(i))
+        if index is not None:
+            self._scroll.ensureWidgetVisible(self._chips[index], 8, 8)
+
+    def set_weights(self, weights: np.ndarray | None) -> None:
+        """Tint chip backgrounds by weights [T] in [0, 1]; None clears the tint."""
+        if weights is not None:
+            weights = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)  # [T]
+            if weights.shape != (self._count,):
+                raise ValueError(f"weights must have shape ({self._count},), got {weights.shape}")
+        self._weights = weights
+        self._refresh_states()
+
+    def selected(self) -> int | None:
+        return self._selected
+
+    def count(self) -> int:
+        """Number of tokens shown."""
+        return self._count
+
+    def chip(self, index: int) -> TokenChip:
+        """The chip widget at a position (read its state; do not modify it)."""
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return self._chips[index]
+
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        self._apply_background()
+        for chip in self._chips[: self._count]:
+            chip.update()
+
+    def set_font_size(self, point_size: float) -> None:
+        """Chip label size in points (presentation mode makes it large)."""
+        self._font_size = point_size
+        self.label_font = make_font(point_size)
+        self.id_font = make_font(point_size * 0.72)
+        for chip in self._chips:
+            chip.remeasure()
+        self._flow.invalidate()
+
+    # --- internals ------------------------------------------------------------------------------
+    def _weight_at(self, i: int) -> float | None:
+        return None if self._weights is None else float(self._weights[i])
+
+    def _refresh_states(self) -> None:
+        for i in range(self._count):
+            self._chips[i].set_state(i == self._selected, self._weight_at(i))
+
+    def _apply_background(self) -> None:
+        pal = self._container.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor(self._theme.background))
+        self._container.setPalette(pal)
+        self._container.setAutoFillBackground(True)
+        self._scroll.viewport().setPalette(pal)
+        self._scroll.viewport().setAutoFillBackground(True)
+
+    def _on_chip_pressed(self, index: int) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.set_selected(index)
+        self.chip_clicked.emit(index)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._count == 0 or event.key() not in (
+            Qt.Key.Key_Left,
+            Qt.Key.Key_Right,
+            Qt.Key.Key_Home,
+            Qt.Key.Key_End,
+        ):
+            super().keyPressEvent(event)
+            return
+        current = self._selected
+        key = event.key()
+        if key == Qt.Key.Key_Home:
+            index = 0
+        elif key == Qt.Key.Key_End:
+            index = self._count - 1
+        elif current is None:
+            index = 0 if key == Qt.Key.Key_Right else self._count - 1
+        else:
+            step = 1 if key == Qt.Key.Key_Right else -1
+            index = min(max(current + step, 0), self._count - 1)
+        event.accept()
+        if index != current:
+            self.set_selected(index)
+            self.chip_clicked.emit(index)

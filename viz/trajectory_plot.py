@@ -1,0 +1,238 @@
+"""Token trajectories: every token's residual-stream vector, projected to 2-D, layer by layer.
+
+The caller projects (e.g. PCA) and passes all layers at once; this widget only draws.
+The view range is computed once from all layers so that moving the layer slider shows
+real motion instead of a re-zoomed cloud. The last token (the one whose next token is
+predicted) is drawn larger and red; trails show where each token has been.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from viz.theme import LIGHT, Palette, default_font_size, make_font, qcolor, set_plot_title, style_plot_item
+
+DOT_SIZE = 11.0  # px
+LAST_DOT_SIZE = 19.0  # px
+SELECTED_EXTRA = 5.0  # px added to the selected dot
+MAX_LABELLED_TOKENS = 64  # above this only the selected and the last token get a text label
+
+
+class TrajectoryPlot(pg.PlotWidget):
+    """2-D scatter of token positions at one layer, with optional trails from layer 0.
+
+    Signal ``point_clicked(index)`` when a dot is clicked (it also becomes selected).
+    """
+
+    point_clicked = Signal(int)
+
+    def __init__(
+        self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._theme = palette
+        self._font_size = font_size if font_size is not None else default_font_size()
+        self._points = np.zeros((1, 0, 2), dtype=np.float64)  # [L+1, T, 2]
+        self._labels: list[str] = []
+        self._layer = 0
+        self._trails_on = True
+        self._selected: int | None = None
+        self._texts: list[pg.TextItem] = []  # label pool; hidden when unused
+        self._text_index: list[int] = []  # token index of each visible label
+
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        self._trails = pg.PlotCurveItem(antialias=True)  # every token but the last
+        self._last_trail = pg.PlotCurveItem(antialias=True)
+        self._scatter = pg.ScatterPlotItem(antialias=True, hoverable=True, tip=self._tip, pxMode=True)
+        self._trails.setZValue(0)
+        self._last_trail.setZValue(1)
+        self._scatter.setZValue(2)
+        for item in (self._trails, self._last_trail, self._scatter):
+            plot.addItem(item)
+        self._scatter.sigClicked.connect(self._on_scatter_clicked)
+        self._apply_style()
+
+    # --- public API ------------------------------------------------------------------------
+    def set_data(self, points: np.ndarray, labels: Sequence[str]) -> None:
+        """Show points [L+1, T, 2] (layer 0 = embeddings) for T tokens; keeps the current layer if valid."""
+        points = np.asarray(points, dtype=np.float64)  # [L+1, T, 2]
+        if points.ndim != 3 or points.shape[2] != 2:
+            raise ValueError(f"points must be [L+1, T, 2], got {points.shape}")
+        if len(labels) != points.shape[1]:
+            raise ValueError(f"{len(labels)} labels for {points.shape[1]} tokens")
+        self._points = points
+        self._labels = list(labels)
+        self._layer = min(self._layer, points.shape[0] - 1)
+        if self._selected is not None and self._selected >= points.shape[1]:
+            self._selected = None
+        self._fit_view()
+        self._redraw()
+
+    def set_layer(self, layer: int) -> None:
+        """Show the dots at ``layer`` (0 = embeddings .. L = final residual stream)."""
+        if not 0 <= layer < self._points.shape[0]:
+            raise IndexError(f"layer {layer} out of range 0..{self._points.shape[0] - 1}")
+        self._layer = layer
+        self._redraw()
+
+    def layer(self) -> int:
+        return self._layer
+
+    def set_trails(self, on: bool) -> None:
+        """Draw each token's path from layer 0 to the current layer as a faint line."""
+        self._trails_on = on
+        self._redraw()
+
+    def set_selected(self, index: int | None) -> None:
+        """Enlarge and outline one token (None: no selection)."""
+        if index is not None and not 0 <= index < self._points.shape[1]:
+            raise IndexError(f"token index {index} out of range for {self._points.shape[1]} tokens")
+        self._selected = index
+        self._redraw()
+
+    def selected(self) -> int | None:
+        return self._selected
+
+    def set_axis_labels(self, x: str, y: str) -> None:
+        """Axis titles, e.g. "PC 1" / "PC 2"."""
+        style = {"color": self._theme.foreground, "font-size": f"{self._font_size:g}pt"}
+        self.getPlotItem().setLabel("bottom", x, **style)
+        self.getPlotItem().setLabel("left", y, **style)
+
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        self._apply_style()
+
+    def set_font_size(self, point_size: float) -> None:
+        """Label, tick and title size in points (presentation mode makes it large)."""
+        self._font_size = point_size
+        self._apply_style()
+
+    def reset_view(self) -> None:
+        """Back to the range that contains every layer (after the user zoomed or panned)."""
+        self._fit_view()
+
+    def hover_text(self, index: int) -> str:
+        """What hovering a dot shows: its label and coordinates at the current layer."""
+        x, y = self._points[self._layer, index]
+        return f"{self._labels[index]} ({index})\nx = {x:.3g}, y = {y:.3g}"
+
+    @property
+    def scatter_item(self) -> pg.ScatterPlotItem:
+        return self._scatter
+
+    @property
+    def trail_item(self) -> pg.PlotCurveItem:
+        """Trails of every token except the last."""
+        return self._trails
+
+    @property
+    def last_trail_item(self) -> pg.PlotCurveItem:
+        return self._last_trail
+
+    def label_items(self) -> list[tuple[int, pg.TextItem]]:
+        """(token index, TextItem) of the visible text labels."""
+        return list(zip(self._text_index, self._texts, strict=False))
+
+    # --- drawing ---------------------------------------------------------------------------------
+    def _fit_view(self) -> None:
+        """Fix the range to every layer's points, padded, with room on the right for labels."""
+        pts = self._points.reshape(-1, 2)  # [(L+1)*T, 2]
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if len(pts) == 0:
+            return
+        lo, hi = pts.min(axis=0), pts.max(axis=0)  # [2], [2]
+        span = np.maximum(hi - lo, 1e-9)  # [2]
+        self.getPlotItem().setRange(
+            xRange=(lo[0] - 0.08 * span[0], hi[0] + 0.2 * span[0]),
+            yRange=(lo[1] - 0.08 * span[1], hi[1] + 0.08 * span[1]),
+            padding=0,
+        )
+
+    def _redraw(self) -> None:
+        p = self._theme
+        n_layers, t = self._points.shape[0], self._points.shape[1]
+        xy = self._points[self._layer]  # [T, 2]
+        sizes = np.full(t, DOT_SIZE)  # [T]
+        brushes = [pg.mkBrush(p.token)] * t
+        outline = pg.mkPen(qcolor(p.background), width=1)
+        pens = [outline] * t
+        if t:
+            sizes[-1] = LAST_DOT_SIZE
+            brushes[-1] = pg.mkBrush(p.last_token)
+        if self._selected is not None:
+            sizes[self._selected] += SELECTED_EXTRA
+            pens[self._selected] = pg.mkPen(p.selection, width=3)
+        self._scatter.setData(pos=xy, size=sizes, brush=brushes, pen=pens, data=np.arange(t))
+
+        if self._trails_on and self._layer > 0 and t > 0:
+            path = self._points[: self._layer + 1]  # [l+1, T, 2]
+            others = np.transpose(path[:, :-1], (1, 0, 2)).reshape(-1, 2)  # [(T-1)*(l+1), 2]
+            connect = np.ones(len(others), dtype=bool)  # [(T-1)*(l+1)]
+            connect[self._layer :: self._layer + 1] = False  # break between tokens
+            self._trails.setData(others[:, 0], others[:, 1], connect=connect)
+            last = path[:, -1]  # [l+1, 2]
+            self._last_trail.setData(last[:, 0], last[:, 1])
+        else:
+            self._trails.setData([], [])
+            self._last_trail.setData([], [])
+
+        self._update_labels()
+        final = " · final" if self._layer == n_layers - 1 and n_layers > 1 else ""
+        name = "embeddings" if self._layer == 0 else f"layer {self._layer} / {n_layers - 1}{final}"
+        set_plot_title(self.getPlotItem(), html.escape(name), p, self._font_size * 1.15)
+
+    def _update_labels(self) -> None:
+        t = self._points.shape[1]
+        if t <= MAX_LABELLED_TOKENS:
+            wanted = list(range(t))
+        else:
+            wanted = sorted({t - 1} | ({self._selected} if self._selected is not None else set()))
+        while len(self._texts) < len(wanted):
+            item = pg.TextItem(anchor=(0, 0.5))
+            item.setZValue(1.5)  # above trails, below dots: the label's backdrop never hides a dot
+            self.getPlotItem().addItem(item, ignoreBounds=True)
+            self._texts.append(item)
+        p = self._theme
+        xy = self._points[self._layer]  # [T, 2]
+        for item, index in zip(self._texts, wanted, strict=False):
+            is_last, is_selected = index == t - 1, index == self._selected
+            colour = p.selection if is_selected else p.last_token if is_last else p.foreground
+            gap = "\u2002\u2002" if is_last or is_selected else "\u2002"  # en spaces clear the dot
+            item.setFont(make_font(self._font_size, bold=is_last or is_selected))
+            item.setColor(colour)
+            item.fill = pg.mkBrush(qcolor(p.background, 170))
+            item.setText(gap + self._labels[index])
+            item.setPos(float(xy[index, 0]), float(xy[index, 1]))
+            item.setVisible(True)
+        for item in self._texts[len(wanted) :]:
+            item.setVisible(False)
+        self._text_index = wanted
+
+    def _apply_style(self) -> None:
+        p = self._theme
+        self.setBackground(p.background)
+        plot = self.getPlotItem()
+        style_plot_item(plot, p, self._font_size)
+        self._trails.setPen(pg.mkPen(qcolor(p.token, 90), width=1.5))
+        self._last_trail.setPen(pg.mkPen(qcolor(p.last_token, 170), width=2.5))
+        self._redraw()
+
+    def _tip(self, x: float, y: float, data: object) -> str:
+        return self.hover_text(int(data))
+
+    def _on_scatter_clicked(self, item: object, points: Sequence[object], event: object) -> None:
+        if len(points) == 0:
+            return
+        index = int(points[-1].data())  # the last one listed is drawn on top
+        self.set_selected(index)
+        self.point_clicked.emit(index)
