@@ -56,5 +56,8 @@ def run_app(argv: Sequence[str]) -> int:
         from desktop.smoke_test import run_smoke_test
 
         return run_smoke_test(app, window, SMOKE_TIMEOUT_MS)
-    window.show()
+    if window.first_start:
+        window.showMaximized()
+    else:
+        window.show()
     return app.exec()

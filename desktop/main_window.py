@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, QThread, Signal
+from PySide6.QtCore import QByteArray, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -20,8 +20,12 @@ from desktop import messages as m
 from desktop.panels.attention_panel import AttentionPanel
 from desktop.panels.distribution_panel import DistributionPanel
 from desktop.panels.generation_panel import GenerationPanel
+from desktop.panels.heads_panel import HeadsPanel
+from desktop.panels.lens_panel import LensPanel
 from desktop.panels.model_panel import ModelPanel
 from desktop.panels.prompt_panel import PromptPanel
+from desktop.panels.qkv_panel import QKVPanel
+from desktop.panels.tokenizer_panel import TokenizerPanel
 from desktop.panels.trajectory_panel import TrajectoryPanel
 from desktop.presets import DEFAULT_PROMPT
 from desktop.settings import app_settings
@@ -32,7 +36,13 @@ LAYOUT_VERSION = 1
 
 
 class MessageBanner(QWidget):
-    """An inline, dismissable message: errors appear here, not as a pile of dialogs."""
+    """An inline, dismissable message: errors appear here, not as a pile of dialogs.
+
+    It lives in a toolbar that is shown only while there is a message, so it takes no
+    room otherwise; `visibility_changed` drives that toolbar.
+    """
+
+    visibility_changed = Signal(bool)
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,21 +50,26 @@ class MessageBanner(QWidget):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton("Dismiss")
-        close.clicked.connect(self.hide)
+        close.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 10, 4)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
         self.setAutoFillBackground(True)
         self.setStyleSheet("MessageBanner { background: #fde2e1; } QLabel { color: #7a1010; font-weight: 600; }")
-        self.hide()
+        self._active = False
 
     def show_message(self, text: str) -> None:
         self.label.setText(text)
-        self.show()
+        self._active = True
+        self.visibility_changed.emit(True)
+
+    def dismiss(self) -> None:
+        self._active = False
+        self.visibility_changed.emit(False)
 
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return self.label.text() if self._active else ""
 
 
 class MainWindow(QMainWindow):
@@ -71,6 +86,7 @@ class MainWindow(QMainWindow):
         self._pending_step_id = 0
         self._loading_id = 0
         self._running_id = 0
+        self.first_start = True
 
         # Worker thread: owns the model.
         self.thread_ = QThread(self)
@@ -83,6 +99,7 @@ class MainWindow(QMainWindow):
         self.worker.position_ready.connect(self.state.set_position_result)
         self.worker.projection_ready.connect(self._on_projection_ready)
         self.worker.surprisal_ready.connect(self._on_surprisal_ready)
+        self.worker.lens_grid_ready.connect(self.state.set_lens_grid)
         self.worker.progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
         self.thread_.start()
@@ -95,6 +112,8 @@ class MainWindow(QMainWindow):
         banner_bar.addWidget(self.banner)
         banner_bar.toggleViewAction().setVisible(False)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, banner_bar)
+        self.banner.visibility_changed.connect(banner_bar.setVisible)
+        banner_bar.hide()
 
         self.prompt_panel = PromptPanel(self.state)
         self.attention_panel = AttentionPanel(self.state)
@@ -102,6 +121,10 @@ class MainWindow(QMainWindow):
         self.distribution_panel = DistributionPanel(self.state)
         self.generation_panel = GenerationPanel(self.state)
         self.model_panel = ModelPanel(self.state)
+        self.lens_panel = LensPanel(self.state, lambda trace_id: self.request.emit(m.LensGridRequest(trace_id)))
+        self.qkv_panel = QKVPanel(self.state)
+        self.heads_panel = HeadsPanel(self.state)
+        self.tokenizer_panel = TokenizerPanel(self.state)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self._build_status_bar()
@@ -141,21 +164,59 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        prompt = self.add_dock("prompt", "Prompt && tokens", self.prompt_panel, left)
-        attention = self.add_dock("attention", "Attention", self.attention_panel, left)
-        trajectories = self.add_dock("trajectories", "Token trajectories", self.trajectory_panel, right)
-        distribution = self.add_dock("distribution", "Next-token distribution", self.distribution_panel, right)
-        generation = self.add_dock("generation", "Generation", self.generation_panel, left)
-        model = self.add_dock("model", "Model", self.model_panel, right)
-        self.splitDockWidget(prompt, attention, Qt.Orientation.Vertical)
-        self.splitDockWidget(attention, generation, Qt.Orientation.Vertical)
-        self.splitDockWidget(trajectories, distribution, Qt.Orientation.Vertical)
+        """Prompt across the top, generation across the bottom, attention left, trajectories and
+        the distribution right; on short screens the right pair shares one tabbed dock."""
+        area = Qt.DockWidgetArea
+        for corner, where in ((Qt.Corner.TopLeftCorner, area.TopDockWidgetArea),
+                              (Qt.Corner.TopRightCorner, area.TopDockWidgetArea),
+                              (Qt.Corner.BottomLeftCorner, area.BottomDockWidgetArea),
+                              (Qt.Corner.BottomRightCorner, area.BottomDockWidgetArea)):
+            self.setCorner(corner, where)
+        prompt = self.add_dock("prompt", "Prompt && tokens", self.prompt_panel, area.TopDockWidgetArea)
+        self.add_dock("generation", "Generation", self.generation_panel, area.BottomDockWidgetArea)
+        attention = self.add_dock("attention", "Attention", self.attention_panel, area.LeftDockWidgetArea)
+        trajectories = self.add_dock("trajectories", "Token trajectories", self.trajectory_panel,
+                                     area.RightDockWidgetArea)
+        distribution = self.add_dock("distribution", "Next-token distribution", self.distribution_panel,
+                                     area.RightDockWidgetArea)
+        model = self.add_dock("model", "Model", self.model_panel, area.RightDockWidgetArea)
+        screen = self.screen().availableGeometry()
+        if screen.height() < 900:
+            self.tabifyDockWidget(trajectories, distribution)
+        else:
+            self.splitDockWidget(trajectories, distribution, Qt.Orientation.Vertical)
         self.tabifyDockWidget(distribution, model)
+        # Deeper views: tabbed behind the main panels so the default layout stays tidy.
+        lens = self.add_dock("lens", "Logit lens", self.lens_panel, area.RightDockWidgetArea)
+        qkv = self.add_dock("qkv", "Q/K/V", self.qkv_panel, area.LeftDockWidgetArea)
+        heads = self.add_dock("heads", "All heads", self.heads_panel, area.LeftDockWidgetArea)
+        tokenizers = self.add_dock("tokenizers", "Tokenizers && BPE", self.tokenizer_panel, area.TopDockWidgetArea)
+        self.tabifyDockWidget(model, lens)
+        self.tabifyDockWidget(attention, heads)
+        self.tabifyDockWidget(heads, qkv)
+        self.tabifyDockWidget(prompt, tokenizers)
+        attention.raise_()
+        prompt.raise_()
         distribution.raise_()
-        self.resizeDocks([prompt, attention, generation], [220, 520, 200], Qt.Orientation.Vertical)
-        self.resizeDocks([trajectories, distribution], [520, 420], Qt.Orientation.Vertical)
-        self.resizeDocks([prompt, trajectories], [960, 960], Qt.Orientation.Horizontal)
+        self._sized = False
+
+    def _apply_default_sizes(self) -> None:
+        """Dock sizes only take once the window has its real size, so this runs on first show."""
+        docks = self.docks
+        height, width = self.height(), self.width()
+        self.resizeDocks([docks["prompt"], docks["generation"]], [int(height * 0.2), int(height * 0.17)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([docks["attention"], docks["trajectories"]], [width // 2, width // 2],
+                         Qt.Orientation.Horizontal)
+        if not self.tabifiedDockWidgets(docks["trajectories"]):
+            self.resizeDocks([docks["trajectories"], docks["distribution"]], [55, 45], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            if self.first_start:
+                QTimer.singleShot(0, self._apply_default_sizes)
 
     def _build_status_bar(self) -> None:
         self.status_label = QLabel("Starting…")
@@ -223,14 +284,15 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         self.restoreState(self._default_state, LAYOUT_VERSION)
+        self._apply_default_sizes()
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")
+        self.first_start = not isinstance(geometry, QByteArray)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        else:  # first start: fill most of the screen, whatever its size
-            screen = self.screen().availableGeometry()
-            self.resize(int(screen.width() * 0.95), int(screen.height() * 0.92))
+        else:  # first start: fill the screen, whatever its size (maximised where a window manager can)
+            self.setGeometry(self.screen().availableGeometry())
         layout = self.settings.value("window/state")
         if isinstance(layout, QByteArray):
             self.restoreState(layout, LAYOUT_VERSION)
@@ -300,7 +362,7 @@ class MainWindow(QMainWindow):
         if loaded.request_id != self._loading_id:
             return
         self._hide_busy()
-        self.banner.hide()
+        self.banner.dismiss()
         self.state.set_model(loaded)
         self.status_label.setText(loaded.info.summary())
         self.submit_prompt(self.prompt_panel.text(), self.prompt_panel.allow_special.isChecked())
@@ -312,6 +374,8 @@ class MainWindow(QMainWindow):
             return
         if result.request_id == self._running_id and result.action == m.RUN and result.stop_reason is not None:
             self._end_run()
+        if result.action == "trace":
+            self.banner.dismiss()  # the prompt works now; an old complaint would mislead
         self.state.set_trace(result)
         info = self.state.info
         self.status_label.setText(

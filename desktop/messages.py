@@ -65,6 +65,14 @@ class ProjectionRequest:
 
 
 @dataclass(frozen=True)
+class LensGridRequest:
+    """The logit lens's top-1 token at every layer x position of a trace (unembedding only)."""
+
+    trace_id: int
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
 class LoadedResult:
     request_id: int
     info: ModelInfo
@@ -104,3 +112,11 @@ class ProjectionResult:
 class SurprisalResult:
     trace_id: int
     bits: np.ndarray  # [T]
+
+
+@dataclass(frozen=True)
+class LensGridResult:
+    request_id: int
+    trace_id: int
+    ids: np.ndarray  # [L+1, T] top-1 token id each layer predicts after each position
+    probs: np.ndarray  # [L+1, T] its probability

@@ -34,6 +34,7 @@ class AppState(QObject):
     position_changed = Signal()  # distribution/lens at the selected position arrived
     projection_changed = Signal()
     surprisal_changed = Signal()
+    lens_grid_changed = Signal()  # the layer x position logit-lens grid arrived
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,6 +46,7 @@ class AppState(QObject):
         self.position_result: m.PositionResult | None = None
         self.projection: m.ProjectionResult | None = None
         self.surprisal: m.SurprisalResult | None = None
+        self.lens_grid: m.LensGridResult | None = None
         self.max_new_tokens = 20
 
     # -- derived ---------------------------------------------------------------------------------
@@ -129,3 +131,9 @@ class AppState(QObject):
     def set_surprisal(self, result: m.SurprisalResult) -> None:
         self.surprisal = result
         self.surprisal_changed.emit()
+
+    def set_lens_grid(self, result: m.LensGridResult) -> None:
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # stale
+        self.lens_grid = result
+        self.lens_grid_changed.emit()

@@ -30,6 +30,7 @@ class ModelWorker(QObject):
     position_ready = Signal(object)  # PositionResult
     projection_ready = Signal(object)  # ProjectionResult
     surprisal_ready = Signal(object)  # SurprisalResult
+    lens_grid_ready = Signal(object)  # LensGridResult
     progress = Signal(str, float)  # message, fraction (-1 = unknown)
     failed = Signal(int, str, str)  # request id, what failed ("load", "trace", "step", ...), message
     busy_changed = Signal(bool)
@@ -95,6 +96,8 @@ class ModelWorker(QObject):
         elif isinstance(request, m.ProjectionRequest):
             self._basis = request.basis
             self._emit_projection()
+        elif isinstance(request, m.LensGridRequest):
+            self._lens_grid(request)
         else:
             raise TypeError(f"unknown request {request!r}")
 
@@ -172,6 +175,14 @@ class ModelWorker(QObject):
             adapter, model = self._lm.adapter, self._lm.model
             logits = adapter.unembedding(model)(adapter.final_norm(model)(x))[0].float().cpu().numpy()
         self.position_ready.emit(m.PositionResult(request.id, request.trace_id, position, logits, lens_ids, lens_probs))
+
+    def _lens_grid(self, request: m.LensGridRequest) -> None:
+        from model_core.lens import lens_grid
+
+        if request.trace_id != self._trace_id:
+            return  # the trace moved on; the panel asks again for the new one
+        ids, probs = lens_grid(self._lm, self._stepper.trace)
+        self.lens_grid_ready.emit(m.LensGridResult(request.id, request.trace_id, ids, probs))
 
 
 def _vocab_labels(lm) -> tuple[str, ...]:

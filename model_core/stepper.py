@@ -16,7 +16,16 @@ from transformers import DynamicCache
 from model_core.errors import PromptError
 from model_core.loading import LoadedModel
 from model_core.sampling import SamplingSettings, draw, rng_for, shape_distribution
-from model_core.trace import Trace, build_trace, encode, extend_trace, forward_capture, token_table, top_k_rows
+from model_core.trace import (
+    Trace,
+    build_trace,
+    encode,
+    extend_trace,
+    forward_capture,
+    token_limit,
+    token_table,
+    top_k_rows,
+)
 
 END_OF_TEXT = "end-of-text"
 MAX_LENGTH = "max-length"
@@ -25,7 +34,7 @@ CONTEXT_FULL = "context-full"
 STOP_MESSAGES = {
     END_OF_TEXT: "Stopped: the model produced its end-of-text token.",
     MAX_LENGTH: "Stopped: reached the maximum number of new tokens.",
-    CONTEXT_FULL: "Stopped: the model's context window is full.",
+    CONTEXT_FULL: "Stopped: the sequence reached the longest length that can be traced.",
 }
 
 
@@ -60,7 +69,7 @@ class Stepper:
             return END_OF_TEXT
         if self.n_new >= self.max_new_tokens:
             return MAX_LENGTH
-        if self.lm.info.context_length and self._trace.n_tokens >= self.lm.info.context_length:
+        if self._trace.n_tokens >= token_limit(self.lm):
             return CONTEXT_FULL
         return None
 

@@ -9,6 +9,7 @@ the first picture.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +22,9 @@ from model_core.token_text import byte_offsets, piece_labels, piece_notes
 from model_core.tokenizer_compare import hf_token_bytes
 
 LENS_TOP_K = 10
+# Attention for every head and pair of positions grows with the square of the length:
+# 1024 tokens of SmolLM2 (30 layers x 9 heads) is already 570 MB of float16 weights.
+MAX_TRACE_TOKENS = int(os.environ.get("LOGITSCOPE_MAX_TOKENS", "1024"))
 
 
 @dataclass(frozen=True)
@@ -98,19 +102,30 @@ class Trace:
 # Tokenising
 
 
+def clean_text(text: str) -> str:
+    """Replace lone UTF-16 surrogates (pasted from some clipboards) with U+FFFD; keep everything else."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def token_limit(lm: LoadedModel) -> int:
+    """The longest sequence we trace: the model's context, capped by what the panels can hold."""
+    context = lm.info.context_length or MAX_TRACE_TOKENS
+    return min(context, MAX_TRACE_TOKENS)
+
+
 def encode(lm: LoadedModel, text: str, allow_special: bool = False) -> list[int]:
     """Token ids for `text`. Special-token strings typed by the user stay plain text unless allowed."""
     if not text:
         raise PromptError("The prompt is empty: type some text first.")
+    text = clean_text(text)
     ids = lm.tokenizer(text, add_special_tokens=True, split_special_tokens=not allow_special)["input_ids"]
     if not ids:
         raise PromptError("The prompt produced no tokens.")
-    limit = lm.info.context_length
-    if limit and len(ids) > limit:
-        raise PromptError(
-            f"The prompt is {len(ids):,} tokens but {lm.info.name} reads at most {limit:,}. "
-            "Shorten it (or keep only its end)."
-        )
+    context, limit = lm.info.context_length, token_limit(lm)
+    if len(ids) > limit:
+        why = (f"{lm.info.name} reads at most {context:,}" if limit == context
+               else f"Logitscope traces at most {limit:,} (every head's attention grows with the square of the length)")
+        raise PromptError(f"The prompt is {len(ids):,} tokens but {why}. Shorten it.")
     return list(ids)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pyqtgraph.exporters as pg_exporters
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QWidget
@@ -96,7 +96,7 @@ def export_svg(target: Exportable, path: str | Path) -> Path:
     generator = _svg_generator(path, size, target)
     painter = QPainter(generator)
     try:
-        target.render(painter)
+        target.render(painter, QPoint(0, 0))
     finally:
         painter.end()
     return path

@@ -215,10 +215,14 @@ class ProbabilityBars(pg.PlotWidget):
         vb = plot.vb
         (x_lo, x_hi), _ = vb.viewRange()
         px_per_unit = vb.width() / max(x_hi - x_lo, 1e-12)
-        font = make_font(self._font_size)
-        fm = QFontMetricsF(font)
         values = self.bar_values()
         has_counts = self._has_counts() and not self.shows_logits()
+        # Shrink the text when rows are shorter than a line, so neighbouring texts never collide.
+        row_px = vb.height() / max(k, 1)
+        line_px = QFontMetricsF(make_font(self._font_size)).height()
+        scale = min(1.0, row_px * (0.66 if has_counts else 0.9) / line_px)
+        font = make_font(max(6.0, self._font_size * scale))
+        fm = QFontMetricsF(font)
         self._ensure_pool(self._texts, k)
         for i in range(k):
             item = self._texts[i]

@@ -208,7 +208,10 @@ class TokenChips(QWidget):
         if len(labels) != len(ids) or (tooltips is not None and len(tooltips) != len(labels)):
             raise ValueError("labels, ids and tooltips must have the same length")
         n = len(labels)
+        # Batch the change: with the layout disabled, showing a chip does not re-lay-out all
+        # the others (which made the first 1000 chips take seconds); one pass at the end.
         self._container.setUpdatesEnabled(False)
+        self._flow.setEnabled(False)
         try:
             while len(self._chips) < n:
                 chip = TokenChip(self, len(self._chips))
@@ -227,8 +230,10 @@ class TokenChips(QWidget):
                 self._selected = None
             self._weights = None
             self._refresh_states()
-            self._flow.invalidate()
         finally:
+            self._flow.setEnabled(True)
+            self._flow.invalidate()
+            self._flow.activate()
             self._container.setUpdatesEnabled(True)
 
     def set_selected(self, index: int | None) -> None:

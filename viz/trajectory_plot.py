@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
 from viz.theme import LIGHT, Palette, default_font_size, make_font, qcolor, set_plot_title, style_plot_item
@@ -179,6 +180,9 @@ class TrajectoryPlot(pg.PlotWidget):
             others = np.transpose(path[:, :-1], (1, 0, 2)).reshape(-1, 2)  # [(T-1)*(l+1), 2]
             connect = np.ones(len(others), dtype=bool)  # [(T-1)*(l+1)]
             connect[self._layer :: self._layer + 1] = False  # break between tokens
+            # Wide antialiased strokes of a 25k-vertex path take ~1 s to paint; 1 px stays fast.
+            width = 1.5 if len(others) <= 2000 else 1.0
+            self._trails.setPen(pg.mkPen(qcolor(p.token, 90), width=width))
             self._trails.setData(others[:, 0], others[:, 1], connect=connect)
             last = path[:, -1]  # [l+1, 2]
             self._last_trail.setData(last[:, 0], last[:, 1])
@@ -223,12 +227,28 @@ class TrajectoryPlot(pg.PlotWidget):
         self.setBackground(p.background)
         plot = self.getPlotItem()
         style_plot_item(plot, p, self._font_size)
-        self._trails.setPen(pg.mkPen(qcolor(p.token, 90), width=1.5))
         self._last_trail.setPen(pg.mkPen(qcolor(p.last_token, 170), width=2.5))
         self._redraw()
 
     def _tip(self, x: float, y: float, data: object) -> str:
         return self.hover_text(int(data))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        self._accept_point_click(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        self._accept_point_click(event)
+
+    def _accept_point_click(self, event: QMouseEvent) -> None:
+        """Claim left clicks on dots: pyqtgraph's scene leaves presses unaccepted, and an
+        ignored press would travel on to the parent widget (the scene still reports the click)."""
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = self.getPlotItem().vb.mapSceneToView(self.mapToScene(event.position().toPoint()))
+        if len(self._scatter.pointsAt(pos)) > 0:
+            event.accept()
 
     def _on_scatter_clicked(self, item: object, points: Sequence[object], event: object) -> None:
         if len(points) == 0:

@@ -88,7 +88,7 @@ class GenerationPanel(QWidget):
         new = b"".join(trace.tokens.pieces[trace.n_prompt :]).decode("utf-8", errors="replace")
         accent = self.palette().color(self.palette().ColorRole.Link).name()
         self.text.setHtml(
-            "<div style='white-space: pre-wrap; font-size: 13pt'>"
+            "<div style='white-space: pre-wrap; font-size: 12pt'>"
             f"{html.escape(prompt)}<span style='color:{accent}; font-weight:600; text-decoration: underline'>"
             f"{html.escape(new)}</span></div>"
         )

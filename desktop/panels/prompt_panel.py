@@ -39,7 +39,7 @@ class PromptPanel(QWidget):
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("Type a prompt… (Ctrl+Enter runs it now)")
         self.editor.setTabChangesFocus(True)
-        self.editor.setMaximumHeight(110)
+        self.editor.setMaximumHeight(64)
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Trace the prompt now (Ctrl+Enter)")
         self.allow_special = QCheckBox("Special tokens")

@@ -1,0 +1,123 @@
+"""All heads at once: a layers × heads grid of attention thumbnails and a sortable table of head scores."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.state import AppState
+from model_core.head_stats import HeadStats, head_stats, hide_first_token
+from viz.head_grid import HeadGrid
+
+COLUMNS = ("layer", "head", "previous-token", "first-token", "entropy (bits)")
+
+
+class HeadsPanel(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.stats: HeadStats | None = None
+        self.hide_sink = QCheckBox("Hide first-token sink")
+        self.hide_sink.setToolTip("Zero the weight on token 0 and renormalise each row, for display only")
+        self.note = QLabel("Click a thumbnail or a row to open that head.")
+        self.grid = HeadGrid()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        self.table.setToolTip("previous-token: mean weight on the token just before; first-token: mean weight "
+                              "on token 0 (the sink); entropy: how spread out each row is")
+        controls = QHBoxLayout()
+        controls.addWidget(self.hide_sink)
+        controls.addWidget(self.note, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.grid)
+        splitter.addWidget(self.table)
+        splitter.setSizes([540, 440])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+        self._dirty = True
+
+        self.hide_sink.toggled.connect(lambda _on: self._redraw_grid())
+        self.grid.head_clicked.connect(lambda layer, head: state.select(layer=layer, head=head))
+        self.table.cellClicked.connect(self._on_row_clicked)
+        state.trace_changed.connect(self._invalidate)
+        state.selection_changed.connect(self._on_selection_changed)
+
+    def _invalidate(self) -> None:
+        self._dirty = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self.redraw()
+
+    def displayed_attention(self) -> np.ndarray:
+        """[L, H, T, T] what the grid draws (sink hidden when asked)."""
+        attention = self.state.trace.attention
+        return hide_first_token(attention) if self.hide_sink.isChecked() else attention
+
+    def redraw(self) -> None:
+        trace = self.state.trace
+        if trace is None:
+            return
+        self._dirty = False
+        self._redraw_grid()
+        self.stats = head_stats(trace.attention)
+        table = self.table
+        table.setSortingEnabled(False)
+        table.setRowCount(trace.n_layers * trace.n_heads)
+        row = 0
+        for layer in range(trace.n_layers):
+            for head in range(trace.n_heads):
+                values = (layer, head, self.stats.previous_token[layer, head], self.stats.first_token[layer, head],
+                          self.stats.entropy[layer, head])
+                for c, value in enumerate(values):
+                    item = QTableWidgetItem()
+                    item.setData(Qt.ItemDataRole.DisplayRole, int(value) if c < 2 else round(float(value), 3))
+                    table.setItem(row, c, item)
+                row += 1
+        table.setSortingEnabled(True)
+        self._on_selection_changed()
+
+    def _redraw_grid(self) -> None:
+        if self.state.trace is None:
+            return
+        self.grid.set_attention(self.displayed_attention())
+        sel = self.state.selection
+        self.grid.set_selected(sel.layer, sel.head)
+
+    def _on_row_clicked(self, row: int, _column: int) -> None:
+        layer, head = self.table.item(row, 0), self.table.item(row, 1)
+        if layer is not None and head is not None:
+            self.state.select(layer=int(layer.text()), head=int(head.text()))
+
+    def _on_selection_changed(self) -> None:
+        if self.state.trace is None or self._dirty:
+            return
+        sel = self.state.selection
+        self.grid.set_selected(sel.layer, sel.head)
+        self.note.setText(f"Open: layer {sel.layer} · head {sel.head}. Click a thumbnail or a row to open "
+                          "another; sort the table by a score to find interesting heads.")

@@ -1,0 +1,197 @@
+"""Logit lens: what each layer would predict at the selected position, and when a token takes over.
+
+The per-layer table reads the trace (last position) or the worker's PositionResult
+(any other position); the tracked-token lines read ``trace.lens_logprobs`` (last
+position); the layer × position grid is asked of the worker only while its tab is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from desktop.state import AppState
+from model_core.head_stats import takeover_layer
+from viz.lens_views import ProbabilityTable, TrackPlot
+
+TOP_K = 5
+DEFAULT_TRACKED = 3  # with an empty box, track the final layer's top tokens
+
+
+def _label_of_typed(text: str) -> str:
+    """What a typed token looks like in the vocabulary labels: spaces are drawn as '␣'."""
+    return text.replace(" ", "␣")
+
+
+class LensPanel(QWidget):
+    def __init__(self, state: AppState, request_grid: Callable[[int], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._request_grid = request_grid
+        self._grid_asked_for = -1  # trace id the grid was last requested for
+        self._label_index: dict[str, int] = {}
+        self.takeover_layer: int | None = None
+
+        self.title = QLabel()
+        self.takeover = QLabel()
+        self.takeover.setWordWrap(True)
+        self.takeover.setStyleSheet("font-weight: 600;")
+        self.table = ProbabilityTable()
+        self.targets = QLineEdit()
+        self.targets.setPlaceholderText("Tokens to track, comma-separated, e.g. ' Paris, London' "
+                                        "(empty: the final top tokens)")
+        self.targets_note = QLabel()
+        self.track = TrackPlot()
+        per_layer = QWidget()
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.title)
+        top_layout.addWidget(self.takeover)
+        top_layout.addWidget(self.table, 1)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(QLabel("Probability per layer at the last position"))
+        bottom_layout.addWidget(self.targets)
+        bottom_layout.addWidget(self.targets_note)
+        bottom_layout.addWidget(self.track, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)  # the dock is usually wider than tall
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([560, 400])
+        QVBoxLayout(per_layer).addWidget(splitter)
+
+        self.grid_page = QWidget()
+        self.grid_note = QLabel("Top-1 token at every layer × position (computed when this tab is shown).")
+        self.grid = ProbabilityTable()
+        grid_layout = QVBoxLayout(self.grid_page)
+        grid_layout.addWidget(self.grid_note)
+        grid_layout.addWidget(self.grid, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(per_layer, "Per layer")
+        self.tabs.addTab(self.grid_page, "Layer × position")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.tabs)
+
+        self.targets.editingFinished.connect(self._redraw_tracks)
+        self.tabs.currentChanged.connect(lambda _i: self._maybe_request_grid())
+        state.model_changed.connect(self._on_model_changed)
+        state.trace_changed.connect(self._on_trace_changed)
+        state.selection_changed.connect(self._redraw_table)
+        state.position_changed.connect(self._redraw_table)
+        state.lens_grid_changed.connect(self._redraw_grid)
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def lens_at_selection(self) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """(position, ids [L+1, k], probs [L+1, k]) for the selected position, when known."""
+        trace = self.state.trace
+        if trace is None:
+            return None
+        position = self.state.selection.position
+        last = trace.n_tokens - 1
+        if position == last:
+            return last, trace.lens_ids, trace.lens_probs
+        pr = self.state.position_result
+        if pr is not None and pr.trace_id == self.state.result.trace_id and pr.position == position:
+            return position, pr.lens_ids, pr.lens_probs
+        return None
+
+    def resolve(self, text: str) -> tuple[dict[str, int], list[str]]:
+        """Typed tokens -> ({label: id}, [typed tokens not in the vocabulary])."""
+        found, missing = {}, []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            label = _label_of_typed(part)
+            token_id = self._label_index.get(label)
+            if token_id is None:  # ' Paris, London': also try without the space after the comma
+                token_id = self._label_index.get(label.lstrip("␣"))
+                label = label.lstrip("␣")
+            if token_id is None:
+                missing.append(part)
+            else:
+                found[label] = token_id
+        return found, missing
+
+    # -- slots -----------------------------------------------------------------------------------
+
+    def _on_model_changed(self) -> None:
+        self._label_index = {}
+        for i, label in enumerate(self.state.vocab_labels):
+            self._label_index.setdefault(label, i)
+
+    def _on_trace_changed(self) -> None:
+        self._redraw_table()
+        self._redraw_tracks()
+        self._maybe_request_grid()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._maybe_request_grid()
+
+    def _maybe_request_grid(self) -> None:
+        result = self.state.result
+        if result is None or not self.isVisible() or self.tabs.currentWidget() is not self.grid_page:
+            return
+        if self._grid_asked_for != result.trace_id:
+            self._grid_asked_for = result.trace_id
+            self.grid_note.setText("Computing the lens at every layer × position…")
+            self._request_grid(result.trace_id)
+
+    def _redraw_table(self) -> None:
+        trace = self.state.trace
+        if trace is None:
+            return
+        found = self.lens_at_selection()
+        position = self.state.selection.position
+        token = self.state.label(int(trace.tokens.ids[position]))
+        if found is None:
+            self.title.setText(f"Position {position} ('{token}'): computing…")
+            return
+        position, ids, probs = found
+        k = min(TOP_K, ids.shape[1])
+        n_rows = ids.shape[0]
+        rows = ["emb" if r == 0 else str(r) for r in range(n_rows)]
+        texts = [[f"{self.state.label(int(ids[r, c]))}  {probs[r, c]:.2f}" for c in range(k)] for r in range(n_rows)]
+        self.table.set_data(rows, [f"#{c + 1}" for c in range(k)], texts, probs[:, :k])
+        self.title.setText(f"Position {position} ('{token}'): the top {k} next tokens each layer predicts "
+                           f"(layer 0 = embeddings, {n_rows - 1} = final)")
+        first = takeover_layer(ids[:, 0])
+        final = self.state.label(int(ids[-1, 0]))
+        self.takeover.setText(f"'{final}' is top-1 from layer {first} on")
+        self.takeover_layer = first
+
+    def _redraw_tracks(self) -> None:
+        trace = self.state.trace
+        if trace is None:
+            return
+        text = self.targets.text()
+        if text.strip():
+            found, missing = self.resolve(text)
+        else:
+            found = {self.state.label(int(i)): int(i) for i in trace.lens_ids[-1, :DEFAULT_TRACKED]}
+            missing = []
+        lines = {label: np.exp(trace.lens_logprobs[:, i]) for label, i in found.items()}  # each [L+1]
+        self.track.set_lines(lines)
+        self.targets_note.setText(
+            f"Not a single token in this vocabulary: {', '.join(repr(m) for m in missing)}" if missing else "")
+
+    def _redraw_grid(self) -> None:
+        trace, grid = self.state.trace, self.state.lens_grid
+        if trace is None or grid is None or grid.trace_id != self.state.result.trace_id:
+            return
+        ids, probs = grid.ids[::-1], grid.probs[::-1]  # [L+1, T], final layer on top like a stack of blocks
+        n_rows = ids.shape[0]
+        rows = ["emb" if r == 0 else str(r) for r in range(n_rows)][::-1]
+        columns = [f"{t} {self.state.label(int(trace.tokens.ids[t]))}" for t in range(trace.n_tokens)]
+        texts = [[self.state.label(int(i)) for i in row] for row in ids]
+        self.grid.set_data(rows, columns, texts, probs)
+        self.grid_note.setText("Top-1 next token each layer predicts after each position "
+                               "(rows: layers, final on top; columns: positions; colour: probability).")

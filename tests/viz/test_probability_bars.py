@@ -1,0 +1,96 @@
+"""ProbabilityBars: bar lengths, greyed filtered bars, texts, logits toggle and sample counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+
+from viz.probability_bars import ProbabilityBars
+from viz.theme import LIGHT
+
+LABELS = ["␣Paris", "␣the", "␣a", "␣Lyon", "␣located"]
+LOGITS = np.array([17.3, 12.1, 11.5, 10.2, 9.9])
+PROBS = np.array([0.974, 0.012, 0.008, 0.004, 0.002])
+KEPT = np.array([True, True, False, False, True])
+
+
+@pytest.fixture
+def bars(show) -> ProbabilityBars:
+    widget = ProbabilityBars(font_size=10)
+    widget.set_data(LABELS, PROBS, KEPT, logits=LOGITS)
+    return show(widget, (700, 400))
+
+
+def test_bar_lengths_are_probabilities_most_likely_on_top(bars: ProbabilityBars) -> None:
+    opts = bars.bar_item.opts
+    np.testing.assert_allclose(opts["width"], PROBS)
+    np.testing.assert_allclose(opts["y"], np.arange(5))
+    vb = bars.getPlotItem().vb
+    assert vb.yInverted()  # row 0 drawn at the top
+    assert vb.mapViewToScene(QPointF(0.5, 0)).y() < vb.mapViewToScene(QPointF(0.5, 4)).y()
+
+
+def test_filtered_bars_are_greyed(bars: ProbabilityBars) -> None:
+    colours = [b.color() for b in bars.bar_item.opts["brushes"]]
+    for colour, kept in zip(colours, KEPT, strict=True):
+        if kept:
+            assert colour == QColor(LIGHT.token)
+        else:
+            assert colour.rgb() == QColor(LIGHT.muted).rgb() and colour.alpha() < 255
+    texts = bars.text_items()
+    assert texts[2].color.rgb() == QColor(LIGHT.muted).rgb()
+    assert texts[1].color.rgb() == QColor(LIGHT.foreground).rgb()
+
+
+def test_each_bar_has_label_and_percentage(bars: ProbabilityBars) -> None:
+    texts = [item.toPlainText().strip() for item in bars.text_items()]
+    assert texts[0] == "␣Paris  97.4%"
+    assert texts[1] == "␣the  1.2%"
+    assert len(texts) == 5 and all(item.isVisible() for item in bars.text_items())
+
+
+def test_long_bar_text_fits_inside_view(bars: ProbabilityBars) -> None:
+    item = bars.text_items()[0]
+    view = bars.getPlotItem().vb.sceneBoundingRect()
+    assert view.contains(item.sceneBoundingRect())
+
+
+def test_hover_text_shows_logit_and_probability(bars: ProbabilityBars) -> None:
+    text = bars.hover_text(3)
+    assert "p = 0.0040" in text and "logit = 10.200" in text and "filtered" in text
+
+def test_mouse_over_a_bar_shows_its_logit(bars: ProbabilityBars, qtbot) -> None:
+    vb = bars.getPlotItem().vb
+    target = bars.mapFromScene(vb.mapViewToScene(QPointF(0.3, 3)))
+    with qtbot.waitSignal(bars.bar_hovered, timeout=1000) as blocker:
+        qtbot.mouseMove(bars.viewport(), target)
+    assert blocker.args == [3]
+    assert "logit = 10.200" in bars.getPlotItem().titleLabel.text
+
+
+def test_show_logits_switches_bar_lengths(bars: ProbabilityBars) -> None:
+    bars.set_show_logits(True)
+    np.testing.assert_allclose(bars.bar_item.opts["width"], LOGITS)
+    assert bars.text_items()[0].toPlainText().strip() == "␣Paris  17.30"
+    bars.set_show_logits(False)
+    np.testing.assert_allclose(bars.bar_item.opts["width"], PROBS)
+
+
+def test_counts_draw_frequency_bars_and_text(bars: ProbabilityBars) -> None:
+    counts = np.array([37, 2, 1, 0, 0])
+    bars.set_data(LABELS, PROBS, KEPT, logits=LOGITS, counts=counts)
+    assert bars.count_item.isVisible()
+    np.testing.assert_allclose(bars.count_item.opts["width"], counts / counts.sum())
+    assert bars.text_items()[0].toPlainText().strip() == "␣Paris  97.4%   ·  37× (92.5%)"
+    assert bars.count_text(4) == "0×"
+    bars.set_data(LABELS, PROBS, KEPT)
+    assert not bars.count_item.isVisible()
+
+
+def test_mismatched_lengths_raise(bars: ProbabilityBars) -> None:
+    with pytest.raises(ValueError):
+        bars.set_data(LABELS, PROBS[:3], KEPT)
+    with pytest.raises(ValueError):
+        bars.set_data(LABELS, PROBS, KEPT, counts=np.ones(2))
