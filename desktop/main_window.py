@@ -204,12 +204,14 @@ class MainWindow(QMainWindow):
         """Dock sizes only take once the window has its real size, so this runs on first show."""
         docks = self.docks
         height, width = self.height(), self.width()
-        self.resizeDocks([docks["prompt"], docks["generation"]], [int(height * 0.2), int(height * 0.17)],
+        self.resizeDocks([docks["prompt"], docks["generation"]], [int(height * 0.16), int(height * 0.13)],
                          Qt.Orientation.Vertical)
         self.resizeDocks([docks["attention"], docks["trajectories"]], [width // 2, width // 2],
                          Qt.Orientation.Horizontal)
         if not self.tabifiedDockWidgets(docks["trajectories"]):
-            self.resizeDocks([docks["trajectories"], docks["distribution"]], [55, 45], Qt.Orientation.Vertical)
+            middle = int(height * 0.6)
+            self.resizeDocks([docks["trajectories"], docks["distribution"]], [middle * 9 // 20, middle * 11 // 20],
+                             Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -33,25 +33,25 @@ class DistributionPanel(QWidget):
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.seed.setToolTip("The same seed gives the same sampled text")
         self.show_logits = QCheckBox("Raw logits")
-        self.n_samples = QSpinBox(minimum=1, maximum=100_000, value=100)
+        self.n_samples = QSpinBox(minimum=1, maximum=100_000, value=100, suffix=" draws")
         self.sample_many = QPushButton("Sample many")
         self.sample_many.setToolTip("Draw N tokens from this distribution and count them")
         self.where = QLabel()
         self.bars = ProbabilityBars()
         self._counts: np.ndarray | None = None
 
-        grid = QGridLayout()
-        for col, (label, widget) in enumerate(
-            (("Temperature", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p), ("Seed", self.seed))
-        ):
-            grid.addWidget(QLabel(label), 0, col)
-            grid.addWidget(widget, 1, col)
-        grid.addWidget(self.show_logits, 1, 4)
-        grid.addWidget(self.n_samples, 2, 0)
-        grid.addWidget(self.sample_many, 2, 1, 1, 2)
+        row = QHBoxLayout()
+        for label, widget in (("Temperature", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
+                              ("Seed", self.seed)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addWidget(self.show_logits)
+        row.addStretch(1)
+        row.addWidget(self.n_samples)
+        row.addWidget(self.sample_many)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(grid)
+        layout.addLayout(row)
         layout.addWidget(self.where)
         layout.addWidget(self.bars, 1)
 
