@@ -55,9 +55,11 @@ def run_app(argv: Sequence[str]) -> int:
     if args.smoke_test:
         from desktop.smoke_test import run_smoke_test
 
+        window.sessions.set_autosave(False)  # a check run leaves no session to "recover"
         return run_smoke_test(app, window, SMOKE_TIMEOUT_MS)
     if window.first_start:
         window.showMaximized()
     else:
         window.show()
+    window.sessions.offer_recovery()  # the last run did not exit cleanly: offer its autosave back
     return app.exec()

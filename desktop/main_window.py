@@ -16,12 +16,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import export_actions, help_dialogs, lessons, presentation, sessions, themes
 from desktop import messages as m
+from desktop.panels.anatomy_panel import AnatomyPanel
 from desktop.panels.attention_panel import AttentionPanel
 from desktop.panels.distribution_panel import DistributionPanel
+from desktop.panels.embeddings_panel import EmbeddingsPanel
 from desktop.panels.generation_panel import GenerationPanel
 from desktop.panels.heads_panel import HeadsPanel
+from desktop.panels.kv_cache_panel import KvCachePanel
 from desktop.panels.lens_panel import LensPanel
+from desktop.panels.mlp_panel import MlpPanel
 from desktop.panels.model_panel import ModelPanel
 from desktop.panels.prompt_panel import PromptPanel
 from desktop.panels.qkv_panel import QKVPanel
@@ -33,6 +38,7 @@ from desktop.state import AppState
 from desktop.worker import ModelWorker
 
 LAYOUT_VERSION = 1
+RUN_REDRAW_MS = 120  # during Run to end, redraw every panel at most this often
 
 
 class MessageBanner(QWidget):
@@ -74,6 +80,8 @@ class MessageBanner(QWidget):
 
 class MainWindow(QMainWindow):
     request = Signal(object)  # queued to the worker thread
+    worker_idle = Signal()  # re-emitted in the GUI thread when the worker finished a request
+    error_shown = Signal(str)  # a failure message reached the banner (GUI thread)
 
     def __init__(self, model: str | None = None, device: str | None = None, prompt: str | None = None,
                  restore: bool = True) -> None:
@@ -87,6 +95,10 @@ class MainWindow(QMainWindow):
         self._loading_id = 0
         self._running_id = 0
         self.first_start = True
+        self._pending_run: m.TraceResult | None = None
+        self._pending_projection: m.ProjectionResult | None = None
+        self._run_timer = QTimer(self, singleShot=True, interval=RUN_REDRAW_MS)
+        self._run_timer.timeout.connect(self._flush_run)
 
         # Worker thread: owns the model.
         self.thread_ = QThread(self)
@@ -100,8 +112,13 @@ class MainWindow(QMainWindow):
         self.worker.projection_ready.connect(self._on_projection_ready)
         self.worker.surprisal_ready.connect(self._on_surprisal_ready)
         self.worker.lens_grid_ready.connect(self.state.set_lens_grid)
+        self.worker.mlp_ready.connect(self.state.set_mlp)
+        self.worker.anatomy_ready.connect(self.state.set_anatomy)
+        self.worker.embeddings_ready.connect(self.state.set_embeddings)
+        self.worker.kv_bench_ready.connect(self.state.set_kv_bench)
         self.worker.progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
+        self.worker.busy_changed.connect(self._on_busy_changed)
         self.thread_.start()
 
         # Panels.
@@ -125,16 +142,28 @@ class MainWindow(QMainWindow):
         self.qkv_panel = QKVPanel(self.state)
         self.heads_panel = HeadsPanel(self.state)
         self.tokenizer_panel = TokenizerPanel(self.state)
+        # Inside the block: each panel asks the worker through a callable that returns the request id.
+        self.mlp_panel = MlpPanel(self.state, lambda t, p, l_: self.send_request(m.MlpRequest(t, p, l_)))
+        self.anatomy_panel = AnatomyPanel(self.state, lambda: self.send_request(m.AnatomyRequest()))
+        self.embeddings_panel = EmbeddingsPanel(self.state, lambda texts: self.send_request(m.EmbeddingRequest(texts)))
+        self.kv_cache_panel = KvCachePanel(self.state, lambda n: self.send_request(m.KvBenchRequest(n)), self.cancel)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
+        for feature in (themes, presentation, lessons):  # View ▸ Theme, presentation mode (F5), Lesson dock
+            feature.install(self)
+        self.sessions = sessions.install(self)  # File ▸ sessions, recent lists, autosave + crash recovery
+        for feature in (export_actions, help_dialogs):  # File ▸ Export panel/trace/tokens, Help ▸ Shortcuts
+            feature.install(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
 
         self.prompt_panel.prompt_submitted.connect(self.submit_prompt)
         self.generation_panel.action_requested.connect(self.generation_action)
         self.generation_panel.stop_requested.connect(self.cancel)
         self.model_panel.load_requested.connect(self.load_model)
+        self.anatomy_panel.part_clicked.connect(self.raise_dock)
+        self.worker.failed.connect(lambda rid, _kind, msg: self.kv_cache_panel.on_failed(rid, msg))
         self.state.selection_changed.connect(self._on_selection_changed)
 
         if restore:
@@ -195,6 +224,17 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(attention, heads)
         self.tabifyDockWidget(heads, qkv)
         self.tabifyDockWidget(prompt, tokenizers)
+        # Inside the block: MLP and anatomy behind attention, embeddings and the KV cache behind the model.
+        mlp = self.add_dock("mlp", "MLP && neurons", self.mlp_panel, area.LeftDockWidgetArea)
+        anatomy = self.add_dock("anatomy", "Anatomy", self.anatomy_panel, area.LeftDockWidgetArea)
+        embeddings = self.add_dock("embeddings", "Embeddings", self.embeddings_panel, area.RightDockWidgetArea)
+        kv_cache = self.add_dock("kv_cache", "KV cache", self.kv_cache_panel, area.RightDockWidgetArea)
+        self.tabifyDockWidget(qkv, mlp)
+        self.tabifyDockWidget(mlp, anatomy)
+        self.tabifyDockWidget(lens, embeddings)
+        self.tabifyDockWidget(embeddings, kv_cache)
+        mlp.visibilityChanged.connect(self.mlp_panel.set_shown)  # asks the worker only while shown
+        heads.visibilityChanged.connect(self.heads_panel.set_shown)  # rebuilds its grid only while shown
         attention.raise_()
         prompt.raise_()
         distribution.raise_()
@@ -341,6 +381,18 @@ class MainWindow(QMainWindow):
             self._show_busy("Generating…", cancellable=True)
         self.request.emit(request)
 
+    def send_request(self, request) -> int:
+        """Queue a request to the worker; the id lets the asking panel drop stale answers."""
+        self.request.emit(request)
+        return request.id
+
+    def raise_dock(self, key: str) -> None:
+        """Show and bring a dock to the front (the anatomy diagram's clicks land here)."""
+        dock = self.docks.get(key)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
     def cancel(self) -> None:
         self.worker.cancel()
 
@@ -374,8 +426,27 @@ class MainWindow(QMainWindow):
             return  # a newer prompt is on its way
         if result.request_id < self._pending_trace_id:
             return
-        if result.request_id == self._running_id and result.action == m.RUN and result.stop_reason is not None:
+        if result.action == m.RUN and result.request_id == self._running_id and result.stop_reason is None:
+            # Run to end produces traces faster than every panel can redraw: show the newest one
+            # at most every RUN_REDRAW_MS, so the window keeps responding.
+            self._pending_run = result
+            if not self._run_timer.isActive():
+                self._run_timer.start()
+            return
+        self._pending_run = self._pending_projection = None
+        if result.request_id == self._running_id and result.action == m.RUN:
             self._end_run()
+        self._apply_trace(result)
+
+    def _flush_run(self) -> None:
+        result, projection = self._pending_run, self._pending_projection
+        self._pending_run = self._pending_projection = None
+        if result is not None and result.request_id == self._running_id:
+            self._apply_trace(result)
+            if projection is not None and projection.points.shape[1] == result.trace.n_tokens:
+                self.state.set_projection(projection)
+
+    def _apply_trace(self, result: m.TraceResult) -> None:
         if result.action == "trace":
             self.banner.dismiss()  # the prompt works now; an old complaint would mislead
         self.state.set_trace(result)
@@ -389,12 +460,20 @@ class MainWindow(QMainWindow):
         self._hide_busy()
 
     def _on_projection_ready(self, result: m.ProjectionResult) -> None:
+        pending = self._pending_run
+        if pending is not None and result.points.shape[1] == pending.trace.n_tokens:
+            self._pending_projection = result
+            return
         if self.state.result is not None and result.points.shape[1] == self.state.result.trace.n_tokens:
             self.state.set_projection(result)
 
     def _on_surprisal_ready(self, result: m.SurprisalResult) -> None:
         if self.state.result is not None and len(result.bits) == self.state.result.trace.n_tokens:
             self.state.set_surprisal(result)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self.worker_idle.emit()
 
     def _on_progress(self, message: str, fraction: float) -> None:
         self.status_label.setText(message)
@@ -417,6 +496,7 @@ class MainWindow(QMainWindow):
             return
         self.status_label.setText(message)
         self.banner.show_message(message)
+        self.error_shown.emit(message)
 
     def _show_busy(self, message: str, cancellable: bool = True) -> None:
         self.status_label.setText(message)
@@ -444,6 +524,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        self.sessions.mark_clean()
         self.shutdown()
         super().closeEvent(event)
 

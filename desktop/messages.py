@@ -50,6 +50,15 @@ class StepRequest:
 
 
 @dataclass(frozen=True)
+class ReplayRequest:
+    """Append these exact token ids after the traced prompt (reopening a session); one trace comes back."""
+
+    token_ids: tuple[int, ...]
+    max_new_tokens: int = 20
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
 class PositionRequest:
     """The final-layer logits and the logit lens at one position (unembedding only; no new forward)."""
 
@@ -120,3 +129,68 @@ class LensGridResult:
     trace_id: int
     ids: np.ndarray  # [L+1, T] top-1 token id each layer predicts after each position
     probs: np.ndarray  # [L+1, T] its probability
+
+
+# -- Inside the block: MLP neurons, anatomy, embeddings, KV cache ------------------------------------
+
+
+@dataclass(frozen=True)
+class MlpRequest:
+    """One layer's MLP neurons and every layer's sub-layer updates at one position of a trace."""
+
+    trace_id: int
+    position: int
+    layer: int
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class MlpResult:
+    request_id: int
+    trace_id: int
+    probe: object  # model_core.mlp_probe.MlpProbe (plain numpy)
+
+
+@dataclass(frozen=True)
+class AnatomyRequest:
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class AnatomyResult:
+    request_id: int
+    anatomy: object  # model_core.anatomy.Anatomy (plain data)
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """Nearest tokens to one word (one text), or the analogy a − b + c (three texts)."""
+
+    texts: tuple[str, ...]
+    k: int = 15
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    request_id: int
+    texts: tuple[str, ...]
+    words: tuple  # model_core.embeddings.ResolvedWord per input: the token(s) each became
+    ids: np.ndarray  # [k] int64, most similar first
+    labels: tuple[str, ...]
+    similarities: np.ndarray  # [k] float32 cosine
+    error: str = ""  # a word that could not be resolved, said inline
+
+
+@dataclass(frozen=True)
+class KvBenchRequest:
+    """Time N greedy tokens with and without the key/value cache, from the current trace's tokens."""
+
+    n_new: int
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class KvBenchResult:
+    request_id: int
+    bench: object  # model_core.kv_cache_bench.KvBench (plain numpy)

@@ -35,6 +35,10 @@ class AppState(QObject):
     projection_changed = Signal()
     surprisal_changed = Signal()
     lens_grid_changed = Signal()  # the layer x position logit-lens grid arrived
+    mlp_changed = Signal()  # MLP neurons / sub-layer updates at the selection arrived
+    anatomy_changed = Signal()
+    embeddings_changed = Signal()
+    kv_bench_changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +51,10 @@ class AppState(QObject):
         self.projection: m.ProjectionResult | None = None
         self.surprisal: m.SurprisalResult | None = None
         self.lens_grid: m.LensGridResult | None = None
+        self.mlp: m.MlpResult | None = None
+        self.anatomy: m.AnatomyResult | None = None
+        self.embeddings: m.EmbeddingResult | None = None
+        self.kv_bench: m.KvBenchResult | None = None
         self.max_new_tokens = 20
 
     # -- derived ---------------------------------------------------------------------------------
@@ -137,3 +145,21 @@ class AppState(QObject):
             return  # stale
         self.lens_grid = result
         self.lens_grid_changed.emit()
+
+    def set_mlp(self, result: m.MlpResult) -> None:
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # stale
+        self.mlp = result
+        self.mlp_changed.emit()
+
+    def set_anatomy(self, result: m.AnatomyResult) -> None:
+        self.anatomy = result
+        self.anatomy_changed.emit()
+
+    def set_embeddings(self, result: m.EmbeddingResult) -> None:
+        self.embeddings = result
+        self.embeddings_changed.emit()
+
+    def set_kv_bench(self, result: m.KvBenchResult) -> None:
+        self.kv_bench = result
+        self.kv_bench_changed.emit()

@@ -31,6 +31,10 @@ class ModelWorker(QObject):
     projection_ready = Signal(object)  # ProjectionResult
     surprisal_ready = Signal(object)  # SurprisalResult
     lens_grid_ready = Signal(object)  # LensGridResult
+    mlp_ready = Signal(object)  # MlpResult
+    anatomy_ready = Signal(object)  # AnatomyResult
+    embeddings_ready = Signal(object)  # EmbeddingResult
+    kv_bench_ready = Signal(object)  # KvBenchResult
     progress = Signal(str, float)  # message, fraction (-1 = unknown)
     failed = Signal(int, str, str)  # request id, what failed ("load", "trace", "step", ...), message
     busy_changed = Signal(bool)
@@ -91,6 +95,8 @@ class ModelWorker(QObject):
             self._trace(request)
         elif isinstance(request, m.StepRequest):
             self._step(request)
+        elif isinstance(request, m.ReplayRequest):
+            self._replay(request)
         elif isinstance(request, m.PositionRequest):
             self._position(request)
         elif isinstance(request, m.ProjectionRequest):
@@ -98,6 +104,14 @@ class ModelWorker(QObject):
             self._emit_projection()
         elif isinstance(request, m.LensGridRequest):
             self._lens_grid(request)
+        elif isinstance(request, m.MlpRequest):
+            self._mlp(request)
+        elif isinstance(request, m.AnatomyRequest):
+            self._anatomy(request)
+        elif isinstance(request, m.EmbeddingRequest):
+            self._embeddings(request)
+        elif isinstance(request, m.KvBenchRequest):
+            self._kv_bench(request)
         else:
             raise TypeError(f"unknown request {request!r}")
 
@@ -138,6 +152,19 @@ class ModelWorker(QObject):
                 self._emit_projection()
             progress.report("Generation finished.", 1.0)
         self._emit_trace(request.id, request.action)
+        self._emit_followups(stepper.trace)
+
+    def _replay(self, request: m.ReplayRequest) -> None:
+        stepper = self._stepper
+        if any(not 0 <= int(i) < self._lm.info.vocab_size for i in request.token_ids):
+            raise LogitscopeError("The session's generated tokens do not belong to this model's vocabulary.")
+        progress = self._new_progress()
+        stepper.max_new_tokens = max(request.max_new_tokens, len(request.token_ids))
+        stepper.reset()
+        for token_id in request.token_ids:
+            progress.check()
+            stepper.append(int(token_id))
+        self._emit_trace(request.id, "replay")
         self._emit_followups(stepper.trace)
 
     def _emit_trace(self, request_id: int, action: str) -> None:
@@ -183,6 +210,46 @@ class ModelWorker(QObject):
             return  # the trace moved on; the panel asks again for the new one
         ids, probs = lens_grid(self._lm, self._stepper.trace)
         self.lens_grid_ready.emit(m.LensGridResult(request.id, request.trace_id, ids, probs))
+
+    # -- inside the block ------------------------------------------------------------------------
+
+    def _mlp(self, request: m.MlpRequest) -> None:
+        from model_core.mlp_probe import probe_mlp
+
+        if request.trace_id != self._trace_id:
+            return  # the trace moved on; the panel asks again for the new one
+        ids = self._stepper.trace.tokens.ids.tolist()
+        probe = probe_mlp(self._lm, ids, request.position, request.layer)
+        self.mlp_ready.emit(m.MlpResult(request.id, request.trace_id, probe))
+
+    def _anatomy(self, request: m.AnatomyRequest) -> None:
+        from model_core.anatomy import model_anatomy
+
+        self.anatomy_ready.emit(m.AnatomyResult(request.id, model_anatomy(self._lm)))
+
+    def _embeddings(self, request: m.EmbeddingRequest) -> None:
+        from model_core.embeddings import analogy, nearest_tokens
+
+        try:
+            if len(request.texts) == 3:
+                words, found = analogy(self._lm, *request.texts, k=request.k)
+            else:
+                word, found = nearest_tokens(self._lm, request.texts[0], k=request.k)
+                words = (word,)
+        except LogitscopeError as exc:  # a bad word is said in the panel, not in the banner
+            self.embeddings_ready.emit(m.EmbeddingResult(request.id, request.texts, (), np.zeros(0, np.int64), (),
+                                                         np.zeros(0, np.float32), str(exc)))
+            return
+        self.embeddings_ready.emit(m.EmbeddingResult(request.id, request.texts, words, found.ids, found.labels,
+                                                     found.similarities))
+
+    def _kv_bench(self, request: m.KvBenchRequest) -> None:
+        from model_core.kv_cache_bench import benchmark_kv_cache
+
+        progress = self._new_progress()
+        bench = benchmark_kv_cache(self._lm, self._stepper.trace.tokens.ids.tolist(), request.n_new, progress)
+        self.kv_bench_ready.emit(m.KvBenchResult(request.id, bench))
+
 
 
 def _vocab_labels(lm) -> tuple[str, ...]:

@@ -86,6 +86,26 @@ def recording() -> Iterator[AttentionRecord]:
 
 
 @contextmanager
+def attention_outputs(modules: list[nn.Module]) -> Iterator[list[torch.Tensor | None]]:
+    """Collect what each attention sub-layer adds to the residual stream ([Tq, d] per layer)."""
+    collected: list[torch.Tensor | None] = [None] * len(modules)
+
+    def after(index: int):
+        def hook(_module: nn.Module, _args: tuple, output) -> None:
+            hidden = output[0] if isinstance(output, tuple) else output
+            collected[index] = hidden[0].detach()
+
+        return hook
+
+    handles = [module.register_forward_hook(after(i)) for i, module in enumerate(modules)]
+    try:
+        yield collected
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
 def block_outputs(blocks: nn.ModuleList) -> Iterator[list[torch.Tensor | None]]:
     """Collect the residual stream: index 0 is the input to block 0, index i+1 the output of block i."""
     collected: list[torch.Tensor | None] = [None] * (len(blocks) + 1)

@@ -19,6 +19,7 @@ from model_core.sampling import SamplingSettings, draw, rng_for, shape_distribut
 from model_core.trace import (
     Trace,
     build_trace,
+    common_prefix,
     encode,
     extend_trace,
     forward_capture,
@@ -76,13 +77,25 @@ class Stepper:
     # -- actions -----------------------------------------------------------------------------
 
     def start(self, text: str, allow_special: bool = False) -> Trace:
-        """Trace a new prompt and make it the start of generation."""
+        """Trace a new prompt and make it the start of generation.
+
+        When the new prompt begins with tokens already traced (the user typed on at the end),
+        only the new tail runs, against the cached keys and values of the shared prefix.
+        """
         ids = encode(self.lm, text, allow_special)
-        cache = DynamicCache(config=self.lm.model.config)
-        capture = forward_capture(self.lm, ids, past_key_values=cache)
-        self._cache = cache
+        shared = 0
+        if self._trace is not None:
+            shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
+        if shared > 0:
+            prefix = self._truncate(shared)
+            capture = forward_capture(self.lm, ids[shared:], past_key_values=self._cache)
+            self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids))
+        else:
+            cache = DynamicCache(config=self.lm.model.config)
+            capture = forward_capture(self.lm, ids, past_key_values=cache)
+            self._cache = cache
+            self._trace = build_trace(self.lm, ids, capture, n_prompt=len(ids))
         self._n_prompt = len(ids)
-        self._trace = build_trace(self.lm, ids, capture, n_prompt=len(ids))
         return self._trace
 
     def append(self, token_id: int) -> Trace:
@@ -120,18 +133,25 @@ class Stepper:
         self._cache.crop(n - trace.n_tokens)  # transformers 5: a negative count removes that many
         ids = trace.tokens.ids[:n].tolist()
         residual = trace.residual[:, :n]
+        attn_out = trace.attn_out[:, :n]
+        adapter, model = self.lm.adapter, self.lm.model
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(residual[:, -1])).to(self.lm.device)
-            logits = self.lm.adapter.unembedding(self.lm.model)(self.lm.adapter.final_norm(self.lm.model)(x)).float()
-            lens_logprobs = torch.log_softmax(logits, dim=-1).cpu().numpy()
-            next_logits = logits[-1].cpu().numpy()
+            last = np.concatenate([residual[:, -1], residual[:-1, -1] + attn_out[:, -1]])  # [2L+1, d]
+            x = torch.from_numpy(np.ascontiguousarray(last)).to(self.lm.device)
+            logits = adapter.unembedding(model)(adapter.final_norm(model)(x)).float()
+            n_layers = attn_out.shape[0]
+            all_logprobs = torch.log_softmax(logits, dim=-1).cpu().numpy()
+            lens_logprobs = all_logprobs[: n_layers + 1]
+            next_logits = logits[n_layers].cpu().numpy()
         tokens = token_table(self.lm, ids)
         lens_ids, lens_probs = top_k_rows(lens_logprobs)
+        mid_ids, mid_probs = top_k_rows(all_logprobs[n_layers + 1 :])
         self._trace = replace(
             trace,
             text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
             tokens=tokens,
             residual=residual,
+            attn_out=attn_out,
             attention=trace.attention[:, :, :n, :n],
             queries=trace.queries[:, :, :n],
             keys=trace.keys[:, :, :n],
@@ -140,6 +160,8 @@ class Stepper:
             lens_ids=lens_ids,
             lens_probs=lens_probs,
             lens_logprobs=lens_logprobs,
+            mid_lens_ids=mid_ids,
+            mid_lens_probs=mid_probs,
             surprisal=None,
         )
         return self._trace

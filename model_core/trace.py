@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from model_core.capture import block_outputs, recording
+from model_core.capture import attention_outputs, block_outputs, recording
 from model_core.errors import PromptError
 from model_core.loading import LoadedModel
 from model_core.token_text import byte_offsets, piece_labels, piece_notes
@@ -57,6 +57,8 @@ class Trace:
     tokens: TokenTable
     n_prompt: int  # tokens [0, n_prompt) came from the prompt, the rest were generated
     residual: np.ndarray  # [L+1, T, d] float32: 0 = embeddings, l = after block l (before the final norm)
+    attn_out: np.ndarray  # [L, T, d] float32: what layer l's attention added; residual[l] + attn_out[l] is
+    #                       the stream in the middle of block l (after attention, before the MLP)
     attention: np.ndarray  # [L, H, T, T] float16, row = query, causal: zero above the diagonal
     queries: np.ndarray  # [L, H, T, dh] float32 (after RoPE where the model uses it)
     keys: np.ndarray  # [L, KV, T, dh] float32
@@ -66,6 +68,8 @@ class Trace:
     lens_ids: np.ndarray  # [L+1, k] int64: top tokens each layer predicts at the last position
     lens_probs: np.ndarray  # [L+1, k] float32
     lens_logprobs: np.ndarray  # [L+1, V] float32: the whole lens distribution at the last position
+    mid_lens_ids: np.ndarray  # [L, k] int64: the lens in the middle of each block (after attention, before MLP)
+    mid_lens_probs: np.ndarray  # [L, k] float32
     surprisal: np.ndarray | None = None  # [T] float32 bits; NaN for the first token. Filled in later.
     meta: dict = field(default_factory=dict)
 
@@ -92,9 +96,14 @@ class Trace:
         return replace(self, surprisal=surprisal)
 
     @property
+    def mid_residual(self) -> np.ndarray:
+        """[L, T, d] the residual stream after each block's attention, before its MLP."""
+        return self.residual[:-1] + self.attn_out
+
+    @property
     def nbytes(self) -> int:
-        arrays = (self.residual, self.attention, self.queries, self.keys, self.values, self.next_logits,
-                  self.lens_logprobs)
+        arrays = (self.residual, self.attn_out, self.attention, self.queries, self.keys, self.values,
+                  self.next_logits, self.lens_logprobs)
         return int(sum(a.nbytes for a in arrays))
 
 
@@ -165,12 +174,14 @@ class Capture:
     """Numpy copies of what one forward pass computed for its new positions."""
 
     residual: np.ndarray  # [L+1, Tq, d]
+    attn_out: np.ndarray  # [L, Tq, d]
     attention: np.ndarray  # [L, H, Tq, Tk]
     queries: np.ndarray  # [L, H, Tq, dh]
     keys: np.ndarray  # [L, KV, Tq, dh]
     values: np.ndarray  # [L, KV, Tq, dh]
     next_logits: np.ndarray  # [V]
     lens_logprobs: np.ndarray  # [L+1, V] at the last new position
+    mid_lens_logprobs: np.ndarray  # [L, V] at the last new position, after attention, before the MLP
 
 
 def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Capture:
@@ -182,22 +193,30 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
     model, adapter = lm.model, lm.adapter
     blocks = adapter.blocks(model)
     input_ids = torch.tensor([ids], dtype=torch.long, device=lm.device)
-    with torch.inference_mode(), recording() as record, block_outputs(blocks) as stream:
+    attention_modules = [adapter.attention(block) for block in blocks]
+    with (torch.inference_mode(), recording() as record, block_outputs(blocks) as stream,
+          attention_outputs(attention_modules) as attn_stream):
         adapter.base(model)(input_ids=input_ids, past_key_values=past_key_values,
                             use_cache=past_key_values is not None)
         residual = torch.stack(stream)  # [L+1, Tq, d]
-        lens_hidden = adapter.final_norm(model)(residual[:, -1])  # [L+1, d]
-        lens_logits = adapter.unembedding(model)(lens_hidden).float()  # [L+1, V]
-        lens_logprobs = torch.log_softmax(lens_logits, dim=-1)
+        attn_out = torch.stack(attn_stream)  # [L, Tq, d]
+        mid_last = residual[:-1, -1] + attn_out[:, -1]  # [L, d]
+        lens_hidden = adapter.final_norm(model)(torch.cat([residual[:, -1], mid_last]))  # [2L+1, d]
+        all_logits = adapter.unembedding(model)(lens_hidden).float()  # [2L+1, V]
         n_layers = len(blocks)
+        lens_logits = all_logits[: n_layers + 1]
+        lens_logprobs = torch.log_softmax(lens_logits, dim=-1)
+        mid_logprobs = torch.log_softmax(all_logits[n_layers + 1 :], dim=-1)
         capture = Capture(
             residual=residual.float().cpu().numpy(),
+            attn_out=attn_out.float().cpu().numpy(),
             attention=torch.stack([record.weights[i] for i in range(n_layers)]).to(torch.float16).cpu().numpy(),
             queries=torch.stack([record.queries[i] for i in range(n_layers)]).float().cpu().numpy(),
             keys=torch.stack([record.keys[i] for i in range(n_layers)]).float().cpu().numpy(),
             values=torch.stack([record.values[i] for i in range(n_layers)]).float().cpu().numpy(),
             next_logits=lens_logits[-1].cpu().numpy(),
             lens_logprobs=lens_logprobs.cpu().numpy(),
+            mid_lens_logprobs=mid_logprobs.cpu().numpy(),
         )
     return capture
 
@@ -222,12 +241,14 @@ def kv_head_map(lm: LoadedModel) -> np.ndarray:
 def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int) -> Trace:
     tokens = token_table(lm, ids)
     lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
+    mid_ids, mid_probs = top_k_rows(capture.mid_lens_logprobs)
     return Trace(
         model_name=lm.info.name,
         text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
         tokens=tokens,
         n_prompt=n_prompt,
         residual=capture.residual,
+        attn_out=capture.attn_out,
         attention=capture.attention,
         queries=capture.queries,
         keys=capture.keys,
@@ -237,6 +258,8 @@ def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int
         lens_ids=lens_ids,
         lens_probs=lens_probs,
         lens_logprobs=capture.lens_logprobs,
+        mid_lens_ids=mid_ids,
+        mid_lens_probs=mid_probs,
     )
 
 
@@ -250,21 +273,28 @@ def run_trace(lm: LoadedModel, text: str, allow_special: bool = False) -> Trace:
     return trace_ids(lm, encode(lm, text, allow_special))
 
 
-def extend_trace(lm: LoadedModel, trace: Trace, token_id: int, capture: Capture) -> Trace:
-    """The trace of `trace` plus one token, from a single-position capture that used the KV cache."""
-    t = trace.n_tokens
-    attention = np.zeros(trace.attention.shape[:2] + (t + 1, t + 1), dtype=trace.attention.dtype)
+def extend_trace(lm: LoadedModel, trace: Trace, token_ids: int | list[int], capture: Capture,
+                 n_prompt: int | None = None) -> Trace:
+    """The trace of `trace` plus new tokens, from a capture of just those positions that used the KV cache.
+
+    The model is causal, so the earlier positions' arrays are exactly what a full pass would give.
+    """
+    new = [int(token_ids)] if isinstance(token_ids, int) else [int(i) for i in token_ids]
+    t, n = trace.n_tokens, len(new)
+    attention = np.zeros(trace.attention.shape[:2] + (t + n, t + n), dtype=trace.attention.dtype)
     attention[:, :, :t, :t] = trace.attention
     attention[:, :, t:, :] = capture.attention
-    ids = [*trace.tokens.ids.tolist(), int(token_id)]
+    ids = [*trace.tokens.ids.tolist(), *new]
     tokens = token_table(lm, ids)
     lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
+    mid_ids, mid_probs = top_k_rows(capture.mid_lens_logprobs)
     return Trace(
         model_name=trace.model_name,
         text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
         tokens=tokens,
-        n_prompt=trace.n_prompt,
+        n_prompt=trace.n_prompt if n_prompt is None else n_prompt,
         residual=np.concatenate([trace.residual, capture.residual], axis=1),
+        attn_out=np.concatenate([trace.attn_out, capture.attn_out], axis=1),
         attention=attention,
         queries=np.concatenate([trace.queries, capture.queries], axis=2),
         keys=np.concatenate([trace.keys, capture.keys], axis=2),
@@ -274,4 +304,16 @@ def extend_trace(lm: LoadedModel, trace: Trace, token_id: int, capture: Capture)
         lens_ids=lens_ids,
         lens_probs=lens_probs,
         lens_logprobs=capture.lens_logprobs,
+        mid_lens_ids=mid_ids,
+        mid_lens_probs=mid_probs,
     )
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading ids two sequences share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -15,6 +15,7 @@ from model_core.stepper import STOP_MESSAGES
 class GenerationPanel(QWidget):
     action_requested = Signal(str)  # one of messages.STEP / SAMPLE / UNDO / RESET / RUN
     stop_requested = Signal()
+    _font_size = 12.0  # the generated text, in points
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,11 @@ class GenerationPanel(QWidget):
         state.trace_changed.connect(self._redraw)
         self._update_buttons()
 
+    def set_font_size(self, point_size: float) -> None:
+        """Size of the generated text in points (presentation mode makes it large)."""
+        self._font_size = point_size
+        self._redraw()
+
     def set_running(self, running: bool) -> None:
         self._running = running
         self.buttons[m.RUN].setText("Stop" if running else "Run to end")
@@ -88,7 +94,7 @@ class GenerationPanel(QWidget):
         new = b"".join(trace.tokens.pieces[trace.n_prompt :]).decode("utf-8", errors="replace")
         accent = self.palette().color(self.palette().ColorRole.Link).name()
         self.text.setHtml(
-            "<div style='white-space: pre-wrap; font-size: 12pt'>"
+            f"<div style='white-space: pre-wrap; font-size: {self._font_size:g}pt'>"
             f"{html.escape(prompt)}<span style='color:{accent}; font-weight:600; text-decoration: underline'>"
             f"{html.escape(new)}</span></div>"
         )

@@ -64,9 +64,17 @@ class HeadsPanel(QWidget):
         state.trace_changed.connect(self._invalidate)
         state.selection_changed.connect(self._on_selection_changed)
 
+    _shown = False  # set from the dock: widgets in tabs behind another can still report isVisible()
+
+    def set_shown(self, shown: bool) -> None:
+        """The dock's `visibilityChanged`: the grid and table are only rebuilt while someone can see them."""
+        self._shown = shown
+        if shown and self._dirty:
+            self.redraw()
+
     def _invalidate(self) -> None:
         self._dirty = True
-        if self.isVisible():
+        if self._shown:
             self.redraw()
 
     def showEvent(self, event) -> None:

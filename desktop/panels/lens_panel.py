@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from desktop.state import AppState
 from model_core.head_stats import takeover_layer
@@ -44,6 +44,8 @@ class LensPanel(QWidget):
         self.targets.setPlaceholderText("Tokens to track, comma-separated, e.g. ' Paris, London' "
                                         "(empty: the final top tokens)")
         self.targets_note = QLabel()
+        self.mid = QCheckBox("Also mid-layer (after attention, before the MLP)")
+        self.mid.setToolTip("Read the stream in the middle of each block too (at the last position)")
         self.track = TrackPlot()
         per_layer = QWidget()
         top = QWidget()
@@ -51,6 +53,7 @@ class LensPanel(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.title)
         top_layout.addWidget(self.takeover)
+        top_layout.addWidget(self.mid)
         top_layout.addWidget(self.table, 1)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
@@ -80,6 +83,7 @@ class LensPanel(QWidget):
         layout.addWidget(self.tabs)
 
         self.targets.editingFinished.connect(self._redraw_tracks)
+        self.mid.toggled.connect(self._redraw_table)
         self.tabs.currentChanged.connect(lambda _i: self._maybe_request_grid())
         state.model_changed.connect(self._on_model_changed)
         state.trace_changed.connect(self._on_trace_changed)
@@ -159,12 +163,22 @@ class LensPanel(QWidget):
         k = min(TOP_K, ids.shape[1])
         n_rows = ids.shape[0]
         rows = ["emb" if r == 0 else str(r) for r in range(n_rows)]
+        whole_ids = ids
+        if self.mid.isChecked() and position == trace.n_tokens - 1:
+            # interleave: emb, 1 (after attention), 1, 2 (after attention), 2, ...
+            order_ids, order_probs, rows = [ids[0]], [probs[0]], ["emb"]
+            for layer in range(1, n_rows):
+                order_ids += [trace.mid_lens_ids[layer - 1], ids[layer]]
+                order_probs += [trace.mid_lens_probs[layer - 1], probs[layer]]
+                rows += [f"{layer} · attn", str(layer)]
+            ids, probs = np.stack(order_ids), np.stack(order_probs)
+            n_rows = len(rows)
         texts = [[f"{self.state.label(int(ids[r, c]))}  {probs[r, c]:.2f}" for c in range(k)] for r in range(n_rows)]
         self.table.set_data(rows, [f"#{c + 1}" for c in range(k)], texts, probs[:, :k])
         self.title.setText(f"Position {position} ('{token}'): the top {k} next tokens each layer predicts "
-                           f"(layer 0 = embeddings, {n_rows - 1} = final)")
-        first = takeover_layer(ids[:, 0])
-        final = self.state.label(int(ids[-1, 0]))
+                           f"(layer 0 = embeddings, {whole_ids.shape[0] - 1} = final)")
+        first = takeover_layer(whole_ids[:, 0])
+        final = self.state.label(int(whole_ids[-1, 0]))
         self.takeover.setText(f"'{final}' is top-1 from layer {first} on")
         self.takeover_layer = first
 

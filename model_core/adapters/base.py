@@ -23,6 +23,7 @@ class ArchitectureAdapter:
     base_attr: str  # the transformer body inside the *ForCausalLM wrapper
     blocks_attr: str
     final_norm_attr: str
+    attention_attr: str  # the attention sub-layer inside a block (its output is added to the residual)
     embedding_attr: str
     norm_kind: str  # "LayerNorm" or "RMSNorm"
     positions: str  # "learned" or "rotary"
@@ -32,6 +33,9 @@ class ArchitectureAdapter:
 
     def blocks(self, model: nn.Module) -> nn.ModuleList:
         return getattr(self.base(model), self.blocks_attr)
+
+    def attention(self, block: nn.Module) -> nn.Module:
+        return getattr(block, self.attention_attr)
 
     def final_norm(self, model: nn.Module) -> nn.Module:
         return getattr(self.base(model), self.final_norm_attr)

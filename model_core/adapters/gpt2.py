@@ -8,6 +8,7 @@ GPT2 = ArchitectureAdapter(
     base_attr="transformer",
     blocks_attr="h",
     final_norm_attr="ln_f",
+    attention_attr="attn",
     embedding_attr="wte",
     norm_kind="LayerNorm",
     positions="learned",

@@ -8,6 +8,7 @@ LLAMA = ArchitectureAdapter(
     base_attr="model",
     blocks_attr="layers",
     final_norm_attr="norm",
+    attention_attr="self_attn",
     embedding_attr="embed_tokens",
     norm_kind="RMSNorm",
     positions="rotary",

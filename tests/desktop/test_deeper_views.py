@@ -151,3 +151,20 @@ def test_tokenizer_counts_and_bpe_steps(make_window, qtbot):
     assert lines[1:-1] == merge_table(steps)
     assert lines[-1] == "result: ␣capital"
     assert "'␣capital'" in panel.bpe_title.text()
+
+
+def test_logit_lens_mid_layer_rows(make_window, qtbot):
+    window = make_window(prompt=CAPITAL)
+    trace = window.state.trace
+    raise_dock(window, "lens")
+    panel = window.lens_panel
+    panel.mid.setChecked(True)
+    table = panel.table
+    assert table.rowCount() == 2 * trace.n_layers + 1
+    # row 1 is layer 1 after its attention (before its MLP), row 2 is the whole of layer 1
+    label = window.state.label(int(trace.mid_lens_ids[0, 0]))
+    assert table.cell_text(1, 0) == f"{label}  {trace.mid_lens_probs[0, 0]:.2f}"
+    label = window.state.label(int(trace.lens_ids[1, 0]))
+    assert table.cell_text(2, 0) == f"{label}  {trace.lens_probs[1, 0]:.2f}"
+    panel.mid.setChecked(False)
+    assert table.rowCount() == trace.n_layers + 1

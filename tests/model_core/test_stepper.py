@@ -17,6 +17,8 @@ def assert_traces_equal(a, b):
     assert a.tokens.ids.tolist() == b.tokens.ids.tolist()
     np.testing.assert_allclose(a.attention.astype(np.float32), b.attention.astype(np.float32), atol=1e-3)
     np.testing.assert_allclose(a.residual, b.residual, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(a.attn_out, b.attn_out, atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(a.mid_lens_ids[:, 0], b.mid_lens_ids[:, 0])
     np.testing.assert_allclose(a.queries, b.queries, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(a.keys, b.keys, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(a.values, b.values, atol=1e-4, rtol=1e-4)
@@ -89,3 +91,20 @@ def test_stops_at_max_length(tiny_gpt2):
     assert stepper.stop_reason == MAX_LENGTH
     assert stepper.append(7).n_tokens == stepper.trace.n_tokens
     assert stepper.n_new == 2
+
+
+@pytest.mark.parametrize("which", ["tiny_gpt2", "tiny_llama"])
+def test_typing_on_reuses_the_prefix_and_equals_a_fresh_trace(which, request):
+    lm = request.getfixturevalue(which)
+    stepper = Stepper(lm, max_new_tokens=5)
+    stepper.start("The capital of Germany")
+    stepper.step()
+    for text in ("The capital of Germany is Berlin", "The capital of Germany is Berlin", "The capital",
+                 "A different start", "The capital of France is"):
+        trace = stepper.start(text)
+        fresh = trace_ids(lm, trace.tokens.ids.tolist())
+        assert_traces_equal(trace, fresh)
+        assert trace.text == text and trace.n_prompt == trace.n_tokens and stepper.n_new == 0
+    # and generation continues correctly from a reused prefix
+    after = stepper.step()
+    assert_traces_equal(after, trace_ids(lm, after.tokens.ids.tolist()))

@@ -42,7 +42,7 @@ _SPICY = [
     "\U000e0041",
     "\ue000",
 ]
-TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(_SPICY)), max_size=40).map("".join)
+TEXT = st.lists(st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(_SPICY)), max_size=40).map("".join)
 _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 

@@ -99,6 +99,21 @@ def test_trace_matches_transformers(which, request):
     weights /= weights.sum(-1, keepdims=True)
     np.testing.assert_allclose(trace.attention[layer, head].astype(np.float32), weights, atol=ATTN_ATOL)
 
+    # The stream in the middle of each block (after attention, before the MLP): the attention
+    # sub-layer's output equals residual + attention output, checked against the model's own modules.
+    mids = []
+    hooks = [lm.adapter.attention(block).register_forward_hook(
+        lambda mod, args, out: mids.append(out[0][0].clone())) for block in lm.adapter.blocks(lm.model)]
+    with torch.no_grad():
+        lm.model(torch.tensor([ids]))
+    for hook in hooks:
+        hook.remove()
+    np.testing.assert_allclose(trace.attn_out, torch.stack(mids).numpy(), atol=F32_ATOL, rtol=1e-5)
+    with torch.no_grad():
+        mid_logits = lm.model.get_output_embeddings()(
+            lm.adapter.final_norm(lm.model)(torch.from_numpy(trace.mid_residual[:, -1])))
+    assert trace.mid_lens_ids[:, 0].tolist() == mid_logits.argmax(-1).tolist()
+
     # Surprisal equals -log2 p from the full logits.
     bits = surprisal_bits(lm, trace)
     logp = torch.log_softmax(out.logits[0], -1).numpy()

@@ -1,0 +1,129 @@
+"""Rows 1, 2 and 7: a full trace against a plain transformers forward; one generation step
+against `generate` with a KV cache; the same on CUDA when there is a GPU."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+
+from bench.models import builtin_folder, gpt2_small_folder, load_baseline, load_ours, prompt_ids
+from bench.timing import interleaved, row
+
+TRACE_TARGETS = {12: 0.6, 64: 0.6, 256: 1.0, 1024: 1.0}
+GEN_PROMPT_TOKENS = 12
+GEN_NEW_TOKENS = 32
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, quick: bool) -> list[dict]:
+    from model_core.trace import trace_ids
+
+    lm = load_ours(folder, device)
+    base = load_baseline(folder, device)
+    vocab = lm.info.vocab_size if hasattr(lm.info, "vocab_size") else base.config.vocab_size
+    rows = []
+    for n in lengths:
+        ids = prompt_ids(n, vocab)
+        input_ids = torch.tensor([ids], device=device)
+
+        def ours(ids=ids):
+            trace_ids(lm, ids)
+            _sync(device)
+
+        def baseline(input_ids=input_ids):
+            with torch.inference_mode():
+                base(input_ids=input_ids, output_attentions=True, output_hidden_states=True)
+            _sync(device)
+
+        repeats = (3 if n >= 256 else 5) if quick else (3 if n >= 1024 else 5 if n >= 256 else 7)
+        o, b = interleaved(ours, baseline, repeats)
+        target = targets.get(n) if targets else None
+        rows.append(row(f"trace {label}, {n} tokens{_where(device)}", o, b, target))
+        print(f"  … {rows[-1]['name']}: {o:.1f} ms vs {b:.1f} ms", file=sys.stderr, flush=True)
+    return rows
+
+
+def _where(device: str) -> str:
+    return "" if device == "cpu" else f" [{device}]"
+
+
+def _prompt_text(tokenizer, n: int) -> str:
+    text = " the" * n
+    assert len(tokenizer(text)["input_ids"]) == n
+    return text
+
+
+def generation_row(folder, device: str, quick: bool) -> dict:
+    """Ours: median Stepper.step() over 32 steps after start(12 tokens).
+    Baseline: generate(32 new tokens, greedy, KV cache) / 32. Interleaved per repeat."""
+    from model_core.stepper import Stepper
+
+    lm = load_ours(folder, device)
+    base = load_baseline(folder, device)
+    text = _prompt_text(lm.tokenizer, GEN_PROMPT_TOKENS)
+    input_ids = torch.tensor([lm.tokenizer(text)["input_ids"]], device=device)
+    eos = base.config.eos_token_id
+
+    def ours_steps() -> list[float]:
+        stepper = Stepper(lm, max_new_tokens=GEN_NEW_TOKENS)
+        stepper.start(text)
+        times = []
+        for _ in range(GEN_NEW_TOKENS):
+            if stepper.stop_reason is not None:
+                break
+            start = time.perf_counter()
+            stepper.step()
+            _sync(device)
+            times.append((time.perf_counter() - start) * 1000.0)
+        return times
+
+    def baseline_per_token() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = base.generate(input_ids, max_new_tokens=GEN_NEW_TOKENS, min_new_tokens=GEN_NEW_TOKENS,
+                                do_sample=False, pad_token_id=eos)
+        _sync(device)
+        assert out.shape[1] == input_ids.shape[1] + GEN_NEW_TOKENS
+        return (time.perf_counter() - start) * 1000.0 / GEN_NEW_TOKENS
+
+    ours_steps()
+    baseline_per_token()  # warm-up
+    ours_all: list[float] = []
+    base_all: list[float] = []
+    for i in range(2 if quick else 3):
+        if i % 2 == 0:
+            ours_all += ours_steps()
+            base_all.append(baseline_per_token())
+        else:
+            base_all.append(baseline_per_token())
+            ours_all += ours_steps()
+    o, b = statistics.median(ours_all), statistics.median(base_all)
+    print(f"  … generation step{_where(device)}: {o:.1f} ms vs {b:.1f} ms", file=sys.stderr, flush=True)
+    return row(f"generation step after 12 tokens, gpt2-small{_where(device)}", o, b, 1.0,
+               note=f"{len(ours_all)} steps; generate() of {GEN_NEW_TOKENS} tokens / {GEN_NEW_TOKENS}")
+
+
+def cpu_rows(quick: bool) -> list[dict]:
+    folder = gpt2_small_folder()
+    lengths = [12, 64, 256] if quick else [12, 64, 256, 1024]
+    rows = trace_rows("gpt2-small", folder, lengths, TRACE_TARGETS, "cpu", quick)
+    rows += trace_rows("builtin SmolLM2-135M", builtin_folder(), [12, 64], None, "cpu", quick)
+    rows.append(generation_row(folder, "cpu", quick))
+    return rows
+
+
+def cuda_rows(quick: bool) -> list[dict]:
+    if not torch.cuda.is_available():
+        return [row("CUDA: trace and generation rows", None, note="no CUDA GPU was available")]
+    folder = gpt2_small_folder()
+    lengths = [12, 64, 256] if quick else [12, 64, 256, 1024]
+    rows = trace_rows("gpt2-small", folder, lengths, TRACE_TARGETS, "cuda", quick)
+    rows.append(generation_row(folder, "cuda", quick))
+    return rows

@@ -1,0 +1,136 @@
+"""Embeddings: the tokens whose embedding rows point the same way as a word's, and analogies.
+
+Typing asks the worker (debounced) with an `EmbeddingRequest`; a result whose id is not
+the newest request's is dropped, so fast typing never shows an older word's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.state import AppState
+
+DEBOUNCE_MS = 300
+
+
+def _visible(text: str) -> str:
+    return text.replace(" ", "␣")
+
+
+class EmbeddingsPanel(QWidget):
+    def __init__(self, state: AppState, request: Callable[[tuple[str, ...]], int],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._request = request
+        self._pending_id = 0
+        self.word = QLineEdit(" king")
+        self.word.setPlaceholderText("A word; a leading space (' king') picks the mid-sentence token")
+        self.a, self.b, self.c = QLineEdit(" Paris"), QLineEdit(" France"), QLineEdit(" Germany")
+        for edit in (self.a, self.b, self.c):
+            edit.setMaximumWidth(160)
+        self.tokens_note = QLabel()
+        self.tokens_note.setWordWrap(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["rank", "token", "cosine similarity"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Nearest to"), 0, 0)
+        grid.addWidget(self.word, 0, 1, 1, 5)
+        grid.addWidget(QLabel("Analogy"), 1, 0)
+        grid.addWidget(self.a, 1, 1)
+        grid.addWidget(QLabel("−"), 1, 2)
+        grid.addWidget(self.b, 1, 3)
+        grid.addWidget(QLabel("+"), 1, 4)
+        grid.addWidget(self.c, 1, 5)
+        grid.setColumnStretch(6, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(grid)
+        layout.addWidget(self.tokens_note)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+
+        self._mode = "nearest"
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.ask)
+        self.word.textEdited.connect(lambda _t: self._schedule("nearest"))
+        for edit in (self.a, self.b, self.c):
+            edit.textEdited.connect(lambda _t: self._schedule("analogy"))
+        state.model_changed.connect(self._on_model_changed)
+        state.embeddings_changed.connect(self._redraw)
+
+    def _schedule(self, mode: str) -> None:
+        self._mode = mode
+        self._timer.start()
+
+    def _on_model_changed(self) -> None:
+        self._mode = "nearest"
+        self.ask()
+
+    def ask(self) -> None:
+        """Send the current word (or analogy) to the worker now."""
+        if self.state.info is None:
+            return
+        if self._mode == "analogy":
+            texts = (self.a.text(), self.b.text(), self.c.text())
+            if not all(texts):
+                self.status.setText("Fill in all three words of the analogy.")
+                return
+        else:
+            texts = (self.word.text(),)
+            if not texts[0]:
+                self.status.setText("Type a word.")
+                return
+        self._pending_id = self._request(texts)
+        self.status.setText("Searching…")
+
+    def _redraw(self) -> None:
+        result = self.state.embeddings
+        if result is None or result.request_id != self._pending_id:
+            return  # stale
+        if result.error:
+            self.status.setText(result.error)
+            self.table.setRowCount(0)
+            return
+        became = "; ".join(
+            f"'{_visible(w.text)}' → " + " + ".join(f"[{label}] ({i})" for label, i in zip(w.labels, w.ids, strict=True))
+            for w in result.words)
+        multi = any(len(w.ids) > 1 for w in result.words)
+        self.tokens_note.setText(f"Tokens: {became}" + ("  (several tokens: their embeddings are averaged)"
+                                                         if multi else ""))
+        if len(result.texts) == 3:
+            a, b, c = (_visible(t) for t in result.texts)
+            self.status.setText(f"Nearest to {a} − {b} + {c} (the three inputs left out):")
+        else:
+            self.status.setText(f"Nearest tokens to '{_visible(result.texts[0])}' by cosine similarity of "
+                                "embedding rows (the word itself left out):")
+        self.table.setRowCount(len(result.ids))
+        for r, (label, sim) in enumerate(zip(result.labels, result.similarities, strict=True)):
+            for c, text in enumerate((str(r + 1), label, f"{sim:.3f}")):
+                item = QTableWidgetItem(text)
+                if c != 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+
+    def table_rows(self) -> list[tuple[str, str]]:
+        return [(self.table.item(r, 1).text(), self.table.item(r, 2).text()) for r in range(self.table.rowCount())]

@@ -1,0 +1,161 @@
+"""MLP / neurons: what one layer's MLP does at the selected token, and what every sub-layer writes.
+
+Follows `state.selection` (position, layer). The numbers come from the worker
+(`MlpRequest` -> `state.mlp`); this panel only asks while its dock is shown (`set_shown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.state import AppState
+from viz.block_views import GroupedBars, SignedBars
+
+GATED_SHOWN = 16  # neurons in the gate/up/product chart
+
+
+class MlpPanel(QWidget):
+    def __init__(self, state: AppState, request: Callable[[int, int, int], int], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._request = request  # (trace_id, position, layer) -> request id
+        self._asked: tuple[int, int, int] | None = None
+        self._pending_id = 0
+        self._shown = False  # set by the dock: widgets in hidden tabs can still report isVisible()
+
+        self.title = QLabel("Trace a prompt to see the MLP at the selected token.")
+        self.title.setWordWrap(True)
+        self.title.setStyleSheet("font-weight: 600;")
+        self.sorted_box = QCheckBox("Sort by activation")
+        self.strip = SignedBars()
+        self.strip.setToolTip("Every neuron's activation for the selected token (red positive, blue negative)")
+        self.gated = GroupedBars()
+        self.gated_note = QLabel()
+        self.gated_note.setWordWrap(True)
+        self.table = QTableWidget(0, 2)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.updates = GroupedBars()
+        self.updates_note = QLabel()
+        self.updates_note.setWordWrap(True)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Neuron activations"))
+        row.addStretch(1)
+        row.addWidget(self.sorted_box)
+        left_layout.addLayout(row)
+        left_layout.addWidget(self.strip, 3)
+        self.gated_box = QWidget()
+        gated_layout = QVBoxLayout(self.gated_box)
+        gated_layout.setContentsMargins(0, 0, 0, 0)
+        gated_layout.addWidget(self.gated_note)
+        gated_layout.addWidget(self.gated, 1)
+        left_layout.addWidget(self.gated_box, 3)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(self.table)
+        top.setSizes([700, 300])
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.updates_note)
+        bottom_layout.addWidget(self.updates, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([600, 350])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(splitter, 1)
+
+        self.sorted_box.toggled.connect(lambda _on: self._redraw())
+        state.trace_changed.connect(self._maybe_request)
+        state.selection_changed.connect(self._maybe_request)
+        state.mlp_changed.connect(self._redraw)
+
+    def set_shown(self, shown: bool) -> None:
+        """The dock's `visibilityChanged`: a tab behind another is not shown, so it asks for nothing."""
+        self._shown = shown
+        self._maybe_request()
+
+    def _maybe_request(self) -> None:
+        result = self.state.result
+        if result is None or not self._shown:
+            return
+        sel = self.state.selection
+        key = (result.trace_id, sel.position, sel.layer)
+        if key != self._asked:
+            self._asked = key
+            self._pending_id = self._request(*key)
+            self.title.setText(f"Layer {sel.layer} · position {sel.position}: computing…")
+
+    def _redraw(self) -> None:
+        result, mlp = self.state.result, self.state.mlp
+        if result is None or mlp is None or mlp.trace_id != result.trace_id or mlp.request_id != self._pending_id:
+            return  # stale: a newer selection is on its way
+        probe = mlp.probe
+        trace = result.trace
+        token = self.state.label(int(trace.tokens.ids[probe.position]))
+        n = probe.hidden.shape[0]
+        what = "act_fn(gate) × up" if probe.gated else probe.activation_name
+        self.title.setText(f"Layer {probe.layer} · position {probe.position} ('{token}'): {n:,} neurons "
+                           f"({what}) feed the MLP's output projection")
+        values = np.sort(probe.hidden)[::-1] if self.sorted_box.isChecked() else probe.hidden
+        self.strip.set_values(values, "neuron (sorted by activation)" if self.sorted_box.isChecked() else "neuron",
+                              "activation")
+        self._fill_table(probe)
+        self.gated_box.setVisible(probe.gated)
+        if probe.gated:
+            shown = probe.top_neurons[:GATED_SHOWN]
+            self.gated.set_series([str(int(i)) for i in shown],
+                                  {"gate: act_fn(gate_proj x)": probe.gate[shown], "up: up_proj x": probe.up[shown],
+                                   "product (gate × up)": probe.hidden[shown]},
+                                  "neuron (strongest first)", "value")
+            self.gated_note.setText("Gated MLP: the gate (after the nonlinearity) multiplies the up projection. "
+                                    "A gate near 0 silences a neuron however large its up value is.")
+        layers = [str(i) for i in range(len(probe.attn_norms))]
+        self.updates.set_series(layers, {"‖attention update‖": probe.attn_norms, "‖MLP update‖": probe.mlp_norms},
+                                "layer", "norm of what it adds", highlight=probe.layer)
+        big = int(np.argmax(probe.mlp_norms))
+        self.updates_note.setText(
+            f"How much each sub-layer changed '{token}''s residual vector, per layer "
+            f"(residual after = before + attention + MLP). Largest MLP update: layer {big}.")
+
+    def _fill_table(self, probe) -> None:
+        gated = probe.gated
+        headers = ["neuron", "activation"] + (["gate", "up"] if gated else [])
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.setRowCount(len(probe.top_neurons))
+        for r, i in enumerate(probe.top_neurons):
+            cells = [str(int(i)), f"{probe.hidden[i]:+.3f}"]
+            if gated:
+                cells += [f"{probe.gate[i]:+.3f}", f"{probe.up[i]:+.3f}"]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+
+    def table_rows(self) -> list[list[str]]:
+        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]

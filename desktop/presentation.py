@@ -1,0 +1,371 @@
+"""Presentation mode for lecture halls: big type, high contrast, full screen, single-key control.
+
+F5 (or View ▸ Presentation mode) toggles it; Esc leaves it. While it is on:
+
+- the application font and every viz widget's font grow by ``FONT_SCALE``;
+- the high-contrast theme is shown (the remembered theme is untouched);
+- the window goes full screen with the menu bar and status bar hidden;
+- single keys drive the app (see ``KEYS``), except while a text field has the focus,
+  so the prompt can still be typed; a corner legend lists the keys, H hides it.
+
+Leaving restores the fonts, theme, window state and chrome exactly as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
+
+from desktop import messages as m
+from desktop.themes import HIGH_CONTRAST_THEME, view_menu
+
+FONT_SCALE = 1.6
+TOGGLE_KEY = "F5"
+# Docks the number keys raise, in order (unknown keys are skipped).
+NUMBER_DOCKS = ("prompt", "attention", "trajectories", "distribution", "lens", "heads", "qkv", "tokenizers",
+                "lesson")
+
+K = Qt.Key
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    keys: tuple[int, ...]
+    label: str  # how the legend writes the keys
+    description: str
+    name: str  # the PresentationMode method that runs
+    repeat: bool = False  # act on auto-repeat (navigation) or only once per press (generation)
+
+
+KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding((K.Key_Space,), "Space", "step (greedy)", "step"),
+    KeyBinding((K.Key_S,), "S", "sample", "sample"),
+    KeyBinding((K.Key_U, K.Key_Backspace), "U / ⌫", "undo", "undo"),
+    KeyBinding((K.Key_R,), "R", "reset to prompt", "reset"),
+    KeyBinding((K.Key_Up,), "↑ / ↓", "next / previous layer", "next_layer", repeat=True),
+    KeyBinding((K.Key_Down,), "", "", "previous_layer", repeat=True),
+    KeyBinding((K.Key_BracketRight,), "[ / ]", "previous / next head", "next_head", repeat=True),
+    KeyBinding((K.Key_BracketLeft,), "", "", "previous_head", repeat=True),
+    KeyBinding((K.Key_Right, K.Key_Period), "← / →", "previous / next token", "next_token", repeat=True),
+    KeyBinding((K.Key_Left, K.Key_Comma), "", "", "previous_token", repeat=True),
+    KeyBinding((K.Key_P,), "P", "play / pause layers", "play"),
+    KeyBinding((K.Key_N, K.Key_PageDown), "N / B", "next / previous lesson step", "next_lesson_step"),
+    KeyBinding((K.Key_B, K.Key_PageUp), "", "", "previous_lesson_step"),
+    KeyBinding(tuple(getattr(K, f"Key_{i}") for i in range(1, 10)), "1 – 9", "raise a panel", "raise_panel"),
+    KeyBinding((K.Key_H,), "H", "hide / show this legend", "toggle_legend"),
+    KeyBinding((K.Key_Escape, K.Key_F5), "Esc / F5", "leave presentation mode", "leave"),
+)
+_BY_KEY: dict[int, KeyBinding] = {key: b for b in KEYS for key in b.keys}
+# Esc and F5 work even while typing; everything else is left to a focused text field.
+_ALWAYS = {K.Key_Escape, K.Key_F5}
+
+
+def legend_rows(window: QMainWindow | None = None) -> list[tuple[str, str]]:
+    """(keys, what they do) for the legend, in order."""
+    rows = [(b.label, b.description) for b in KEYS if b.label]
+    if window is not None and getattr(window, "lesson_player", None) is None:
+        rows = [r for r in rows if "lesson" not in r[1]]
+    return rows
+
+
+def is_text_entry(widget: QWidget | None) -> bool:
+    """True for widgets where single keys are typing: editors, spin boxes, editable combos."""
+    if widget is None:
+        return False
+    if isinstance(widget, QLineEdit | QAbstractSpinBox):
+        return True
+    if isinstance(widget, QPlainTextEdit | QTextEdit):
+        return not widget.isReadOnly()
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    parent = widget.parentWidget()  # the viewport of a text edit, the line edit of a spin box
+    return isinstance(parent, QPlainTextEdit | QTextEdit | QAbstractSpinBox) and is_text_entry(parent)
+
+
+class KeyLegend(QLabel):
+    """A semi-transparent box in the window's bottom-right corner listing the keys."""
+
+    MARGIN = 24
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("presentation-legend")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setStyleSheet("#presentation-legend { background: rgba(0, 0, 0, 200); color: white; "
+                           "border-radius: 10px; padding: 12px 16px; }")
+        pairs = legend_rows(window)
+        half = (len(pairs) + 1) // 2  # two columns: half the height over the panels
+        cells = [f"<td style='padding-right:10px'><b>{k}</b></td><td style='padding-right:28px'>{w}</td>"
+                 for k, w in pairs] + ["<td></td><td></td>"]
+        rows = "".join(f"<tr>{cells[i]}{cells[i + half] if i + half < len(pairs) else cells[-1]}</tr>"
+                       for i in range(half))
+        self.setText(f"<table cellspacing='1'>{rows}</table>")
+        self.hide()
+
+    def place(self) -> None:
+        font = QApplication.font()
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        self.setFont(font)
+        self.adjustSize()
+        parent = self.parentWidget()
+        bottom = parent.height() - self.MARGIN
+        docks = getattr(parent, "docks", {})
+        below = docks.get("generation")  # sit above the bottom row so the lesson text stays readable
+        if below is not None and below.isVisible() and not below.isFloating() and below.y() > parent.height() // 2:
+            bottom = below.y() - 8
+        self.move(parent.width() - self.width() - self.MARGIN, max(0, bottom - self.height()))
+        self.raise_()
+
+    def rows(self) -> list[tuple[str, str]]:
+        return legend_rows(self.parentWidget())
+
+
+class PresentationMode(QObject):
+    """Enters and leaves presentation mode and, while on, turns single keys into actions."""
+
+    def __init__(self, window: QMainWindow, font_scale: float = FONT_SCALE) -> None:
+        super().__init__(window)
+        self.window = window
+        self.font_scale = font_scale
+        self.active = False
+        self.legend_visible = True
+        self.legend: KeyLegend | None = None
+        self._saved: dict = {}
+        self.action = QAction("Presentation mode", window, checkable=True)
+        self.action.setShortcut(QKeySequence(TOGGLE_KEY))
+        self.action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.action.setToolTip("Big type, high contrast, full screen and single-key control (F5; Esc leaves)")
+        self.action.toggled.connect(self._on_toggled)
+
+    # -- entering and leaving --------------------------------------------------------------
+
+    def toggle(self) -> None:
+        self.action.toggle()
+
+    def enter(self) -> None:
+        self.action.setChecked(True)
+
+    def leave(self) -> None:
+        self.action.setChecked(False)
+
+    def _on_toggled(self, on: bool) -> None:
+        if on and not self.active:
+            self._enter()
+        elif not on and self.active:
+            self._leave()
+
+    def _enter(self) -> None:
+        window, app = self.window, QApplication.instance()
+        widgets = self._font_widgets()
+        self._saved = {
+            "app_font": QFont(app.font()),
+            "window_state": window.windowState(),
+            "geometry": window.saveGeometry(),
+            "menu_bar": window.menuBar().isVisible(),
+            "status_bar": window.statusBar().isVisible(),
+            "fonts": {w: getattr(w, "_font_size", None) for w in widgets},
+            "layout": window.saveState(),
+            "minimum_sizes": {d.widget(): d.widget().minimumSize() for d in window.docks.values()
+                              if d.widget() is not None},
+        }
+        base = self._saved["app_font"].pointSizeF()
+        base = base if base > 0 else 10.0
+        self.active = True
+        font = QFont(self._saved["app_font"])
+        font.setPointSizeF(base * self.font_scale)
+        app.setFont(font)
+        themes = getattr(window, "themes", None)
+        if themes is not None:
+            themes.override(HIGH_CONTRAST_THEME)
+        for widget, size in self._saved["fonts"].items():
+            widget.set_font_size((size or base) * self.font_scale)
+        # Large type makes every panel's controls row wider than a 1920-pixel projector: let the
+        # docks clip their contents instead of pushing the window off the screen.
+        for content in self._saved["minimum_sizes"]:
+            content.setMinimumSize(1, 1)
+        window.menuBar().hide()
+        window.statusBar().hide()
+        window.setWindowState(window.windowState() | Qt.WindowState.WindowFullScreen)
+        window.show()
+        QTimer.singleShot(0, self._fit_docks)  # once the full-screen size has landed
+        if self.legend is None:
+            self.legend = KeyLegend(window)
+        self.legend.setVisible(self.legend_visible)
+        self.legend.place()
+        app.installEventFilter(self)
+        window.setFocus(Qt.FocusReason.OtherFocusReason)  # single keys work at once
+
+    def _leave(self) -> None:
+        window, app = self.window, QApplication.instance()
+        app.removeEventFilter(self)
+        self.active = False
+        saved, self._saved = self._saved, {}
+        if self.legend is not None:
+            self.legend.hide()
+        app.setFont(saved["app_font"])
+        base = saved["app_font"].pointSizeF()
+        themes = getattr(window, "themes", None)
+        if themes is not None:
+            themes.override(None)
+        for widget, size in saved["fonts"].items():
+            widget.set_font_size(size if size is not None else (base if base > 0 else 10.0))
+        for content, size in saved["minimum_sizes"].items():
+            content.setMinimumSize(size)
+        window.menuBar().setVisible(saved["menu_bar"])
+        window.statusBar().setVisible(saved["status_bar"])
+        window.setWindowState(saved["window_state"])
+        if not saved["window_state"] & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+            window.restoreGeometry(saved["geometry"])
+        window.show()
+        window.restoreState(saved["layout"])
+
+    def _fit_docks(self) -> None:
+        """The window's default dock sizes, with a taller prompt so the large token chips fit."""
+        window = self.window
+        if not self.active:
+            return
+        fit = getattr(window, "_apply_default_sizes", None)
+        if callable(fit):
+            fit()
+        prompt = window.docks.get("prompt")
+        if prompt is not None:
+            window.resizeDocks([prompt], [int(window.height() * 0.24)], Qt.Orientation.Vertical)
+        if self.legend is not None:
+            self.legend.place()
+
+    def _font_widgets(self) -> list[QWidget]:
+        return [w for w in self.window.findChildren(QWidget) if callable(getattr(w, "set_font_size", None))]
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Resize and obj is self.window and self.legend is not None:
+            self.legend.place()
+            return False
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) or not self.active:
+            return False
+        if not isinstance(obj, QWidget) or obj.window() is not self.window:
+            return False
+        binding = self.binding_for(event, obj)
+        if binding is None:
+            return False
+        if kind == QEvent.Type.ShortcutOverride:
+            event.accept()  # deliver it as a key press (to us) rather than a menu shortcut
+            return True
+        if event.isAutoRepeat() and not binding.repeat:
+            return True
+        self.run(binding.name, event.key())
+        return True
+
+    def binding_for(self, event: QKeyEvent, target: QWidget | None = None) -> KeyBinding | None:
+        """The binding a key event triggers here, or None (modifiers and text fields pass through)."""
+        key = event.key()
+        binding = _BY_KEY.get(key)
+        if binding is None:
+            return None
+        modifiers = event.modifiers() & ~(Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier)
+        if modifiers != Qt.KeyboardModifier.NoModifier:
+            return None  # Alt+arrows, Ctrl+R and friends keep their usual meaning
+        if key not in _ALWAYS and is_text_entry(target if target is not None else QApplication.focusWidget()):
+            return None
+        return binding
+
+    def run(self, name: str, key: int = 0) -> None:
+        """Run one presentation action by its name (see KEYS)."""
+        getattr(self, name)(key) if name == "raise_panel" else getattr(self, name)()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def step(self) -> None:
+        self.window.generation_action(m.STEP)
+
+    def sample(self) -> None:
+        self.window.generation_action(m.SAMPLE)
+
+    def undo(self) -> None:
+        self.window.generation_action(m.UNDO)
+
+    def reset(self) -> None:
+        self.window.generation_action(m.RESET)
+
+    def _select(self, **delta: int) -> None:
+        sel = self.window.state.selection
+        self.window.state.select(**{k: getattr(sel, k) + v for k, v in delta.items()})
+
+    def next_layer(self) -> None:
+        self._select(layer=1)
+
+    def previous_layer(self) -> None:
+        self._select(layer=-1)
+
+    def next_head(self) -> None:
+        self._select(head=1)
+
+    def previous_head(self) -> None:
+        self._select(head=-1)
+
+    def next_token(self) -> None:
+        self._select(position=1)
+
+    def previous_token(self) -> None:
+        self._select(position=-1)
+
+    def play(self) -> None:
+        slider = self.window.trajectory_panel.slider
+        self.raise_dock("trajectories")
+        slider.pause() if slider.is_playing() else slider.play()
+
+    def next_lesson_step(self) -> None:
+        player = getattr(self.window, "lesson_player", None)
+        if player is not None:
+            player.next()
+
+    def previous_lesson_step(self) -> None:
+        player = getattr(self.window, "lesson_player", None)
+        if player is not None:
+            player.previous()
+
+    def raise_panel(self, key: int) -> None:
+        index = key - K.Key_1
+        present = [k for k in NUMBER_DOCKS if k in self.window.docks]
+        if 0 <= index < len(present):
+            self.raise_dock(present[index])
+
+    def raise_dock(self, key: str) -> None:
+        dock = self.window.docks.get(key)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    def toggle_legend(self) -> None:
+        self.legend_visible = not self.legend_visible
+        if self.legend is not None:
+            self.legend.setVisible(self.legend_visible)
+            self.legend.place()
+
+
+def install(window: QMainWindow) -> PresentationMode:
+    """Add View ▸ Presentation mode (F5); the controller is ``window.presentation``."""
+    mode = PresentationMode(window)
+    view = view_menu(window)
+    view.addSeparator()
+    view.addAction(mode.action)
+    window.addAction(mode.action)  # F5 also works while the menu bar is hidden
+    window.presentation = mode
+    return mode
+

@@ -1,0 +1,477 @@
+"""Sessions: save and reopen what the user was looking at; autosave and crash recovery.
+
+A session file (``*.logitscope.json``) is small JSON: the model spec and device, the
+prompt, the generated token ids, the sampling settings, the selection and the dock
+layout. Reopening loads the model if needed, traces the prompt and replays the
+generated ids exactly (``ReplayRequest``), so sampled text comes back token for token.
+
+The current session is autosaved (debounced) to the per-user data folder; a marker
+file says "running". A clean exit removes the marker, so a marker found at the next
+start means the last run did not end cleanly and its autosave is offered back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from desktop import messages as m
+from desktop import recent
+from model_core.sampling import SamplingSettings
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+
+FORMAT = "logitscope-session"
+VERSION = 1
+SUFFIX = ".logitscope.json"
+FILE_FILTER = "Logitscope sessions (*.logitscope.json);;JSON files (*.json);;All files (*)"
+AUTOSAVE_NAME = "autosave" + SUFFIX
+RECOVERY_NAME = "recovered" + SUFFIX
+MARKER_NAME = "running.marker"
+CHANGE_DELAY_MS = 2000  # autosave this long after the last change
+TRACE_DELAY_MS = 200  # ...and almost at once after every trace
+
+
+class SessionError(ValueError):
+    """A session file that cannot be used; the message is for the user."""
+
+
+# -- where autosaves live --------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    """The per-user data folder. LOGITSCOPE_DATA_DIR overrides it; when only LOGITSCOPE_SETTINGS is
+    set (tests), a folder beside that settings file is used, so tests never touch the user's data."""
+    override = os.environ.get("LOGITSCOPE_DATA_DIR")
+    if override:
+        return Path(override)
+    settings = os.environ.get("LOGITSCOPE_SETTINGS")
+    if settings:
+        return Path(settings).parent / "logitscope-data"
+    return Path(platformdirs.user_data_dir("logitscope", appauthor=False))
+
+
+def autosave_path(folder: Path | None = None) -> Path:
+    return (folder or data_dir()) / AUTOSAVE_NAME
+
+
+def marker_path(folder: Path | None = None) -> Path:
+    return (folder or data_dir()) / MARKER_NAME
+
+
+def pending_recovery(folder: Path | None = None) -> Path | None:
+    """The autosave of a run that did not exit cleanly, or None."""
+    folder = folder or data_dir()
+    autosave = autosave_path(folder)
+    return autosave if marker_path(folder).exists() and autosave.is_file() else None
+
+
+# -- the file format -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    model: str
+    device: str
+    prompt: str
+    allow_special: bool
+    generated_ids: tuple[int, ...]
+    sampling: SamplingSettings
+    max_new_tokens: int
+    position: int
+    layer: int
+    head: int
+    follow_last: bool
+    layout: str  # base64 of QMainWindow.saveState()
+    layout_version: int
+    visible_docks: dict[str, bool]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "saved_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "model": {"spec": self.model, "device": self.device},
+            "prompt": {"text": self.prompt, "allow_special": self.allow_special},
+            "generated_ids": list(self.generated_ids),
+            "sampling": asdict(self.sampling),
+            "max_new_tokens": self.max_new_tokens,
+            "selection": {"position": self.position, "layer": self.layer, "head": self.head,
+                          "follow_last": self.follow_last},
+            "layout": {"state": self.layout, "version": self.layout_version, "visible": self.visible_docks},
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Session:
+        """Validate a parsed session file; raises SessionError saying what is wrong."""
+        try:
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise SessionError("it is not a Logitscope session file")
+            if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+                raise SessionError("it was written by a newer Logitscope")
+            model, prompt, sel = data["model"], data["prompt"], data["selection"]
+            layout = data.get("layout") or {}
+            sampling = data["sampling"]
+            session = cls(
+                model=_typed(model["spec"], str, "model"),
+                device=_typed(model.get("device", "auto"), str, "device"),
+                prompt=_typed(prompt["text"], str, "prompt"),
+                allow_special=_typed(prompt.get("allow_special", False), bool, "allow_special"),
+                generated_ids=tuple(_typed(i, int, "generated_ids") for i in data.get("generated_ids", [])),
+                sampling=SamplingSettings(
+                    float(_typed(sampling["temperature"], (int, float), "temperature")),
+                    _typed(sampling["top_k"], int, "top_k"),
+                    float(_typed(sampling["top_p"], (int, float), "top_p")),
+                    _typed(sampling["seed"], int, "seed"),
+                ).validated(),
+                max_new_tokens=_typed(data.get("max_new_tokens", 20), int, "max_new_tokens"),
+                position=_typed(sel.get("position", 0), int, "position"),
+                layer=_typed(sel.get("layer", 0), int, "layer"),
+                head=_typed(sel.get("head", 0), int, "head"),
+                follow_last=_typed(sel.get("follow_last", True), bool, "follow_last"),
+                layout=_typed(layout.get("state", ""), str, "layout"),
+                layout_version=_typed(layout.get("version", 1), int, "layout version"),
+                visible_docks={str(k): bool(v) for k, v in _typed(layout.get("visible", {}), dict, "visible").items()},
+            )
+        except SessionError:
+            raise
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SessionError(f"it is missing or has a wrong field ({exc})") from exc
+        except ValueError as exc:  # SamplingSettings.validated
+            raise SessionError(str(exc)) from exc
+        if not session.prompt:
+            raise SessionError("its prompt is empty")
+        if any(i < 0 for i in session.generated_ids) or session.max_new_tokens < 1:
+            raise SessionError("its token ids or maximum length are out of range")
+        return session
+
+
+def _typed(value, kinds, name: str):
+    if isinstance(value, bool) and kinds in (int, (int, float)):
+        raise SessionError(f"field '{name}' has the wrong type")
+    if not isinstance(value, kinds):
+        raise SessionError(f"field '{name}' has the wrong type")
+    return value
+
+
+def read_session(path: str | Path) -> Session:
+    """Read and validate a session file; SessionError for a missing, unreadable or corrupt one."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SessionError("the file does not exist") from exc
+    except OSError as exc:
+        raise SessionError(exc.strerror or str(exc)) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError("it is not valid JSON (the file may be damaged)") from exc
+    return Session.from_json(data)
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` (no half-written files)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def capture_session(window: MainWindow) -> Session:
+    """The window's current session. Generated ids are kept only while the trace belongs to the
+    prompt in the editor (an edited but untraced prompt would make them meaningless)."""
+    from desktop.main_window import LAYOUT_VERSION
+
+    state = window.state
+    text = window.prompt_panel.text()
+    trace = state.trace
+    generated: tuple[int, ...] = ()
+    if trace is not None:
+        traced_prompt = b"".join(trace.tokens.pieces[: trace.n_prompt]).decode("utf-8", errors="replace")
+        if traced_prompt == text:
+            generated = tuple(int(i) for i in trace.tokens.ids[trace.n_prompt:])
+    sel = state.selection
+    layout = bytes(window.saveState(LAYOUT_VERSION).data())
+    return Session(
+        model=state.info.source if state.info else "builtin",
+        device=window.model_panel.device.currentText(),
+        prompt=text,
+        allow_special=window.prompt_panel.allow_special.isChecked(),
+        generated_ids=generated,
+        sampling=state.settings,
+        max_new_tokens=window.generation_panel.max_new.value(),
+        position=sel.position,
+        layer=sel.layer,
+        head=sel.head,
+        follow_last=sel.follow_last,
+        layout=base64.b64encode(layout).decode("ascii"),
+        layout_version=LAYOUT_VERSION,
+        visible_docks={key: dock.toggleViewAction().isChecked() for key, dock in window.docks.items()},
+    )
+
+
+def save_session(window: MainWindow, path: str | Path) -> Path:
+    """Write the window's session to `path` (adds the .logitscope.json extension if missing)."""
+    path = Path(path)
+    if not path.name.endswith(".json"):
+        path = path.with_name(path.name + SUFFIX)
+    write_json_atomically(path, capture_session(window).to_json())
+    return path
+
+
+# -- the controller ----------------------------------------------------------------------------------
+
+
+class SessionController(QObject):
+    """Save/open menu actions, the restore sequence, autosave and the crash marker of one window."""
+
+    restored = Signal(str)  # path: the session is fully back (prompt traced, tokens replayed, selection set)
+    saved = Signal(str)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.folder = data_dir()
+        # Looked at before this run writes anything: the crashed run's autosave is copied aside,
+        # because this run's first autosave will overwrite it.
+        self.recovery_path: Path | None = None
+        crashed = pending_recovery(self.folder)
+        if crashed is not None:
+            try:
+                self.recovery_path = self.folder / RECOVERY_NAME
+                shutil.copyfile(crashed, self.recovery_path)
+            except OSError:
+                self.recovery_path = crashed
+        self.autosave_enabled = True
+        self._restoring: Session | None = None
+        self._restoring_path = ""
+        self._stage = ""
+        self._replay_id = 0
+        self.recent_prompts = recent.RecentList(window.settings, recent.PROMPTS_KEY)
+        self.recent_sessions = recent.RecentList(window.settings, recent.SESSIONS_KEY)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.autosave_now)
+        state = window.state
+        state.trace_changed.connect(self._on_trace_changed)
+        state.selection_changed.connect(self._schedule_autosave)
+        state.settings_changed.connect(self._schedule_autosave)
+        window.prompt_panel.editor.textChanged.connect(self._schedule_autosave)
+        window.generation_panel.max_new.valueChanged.connect(lambda _value: self._schedule_autosave())
+        window.worker.failed.connect(self._on_failed)
+
+    # -- menus ---------------------------------------------------------------------------------
+
+    def build_menu(self, file_menu: QMenu, before: QAction | None) -> None:
+        window = self.window
+        open_action = QAction("Open session…", window, shortcut=QKeySequence("Ctrl+Shift+O"))
+        open_action.triggered.connect(self.open_dialog)
+        save_action = QAction("Save session…", window, shortcut=QKeySequence.StandardKey.Save)
+        save_action.triggered.connect(self.save_dialog)
+        sessions_menu = QMenu("Recent sessions", window)
+        sessions_menu.aboutToShow.connect(lambda: recent.fill_menu(
+            sessions_menu, self.recent_sessions, self._open_recent, "No recent sessions"))
+        prompts_menu = QMenu("Recent prompts", window)
+        prompts_menu.aboutToShow.connect(lambda: recent.fill_menu(
+            prompts_menu, self.recent_prompts, lambda text: window.prompt_panel.set_text(text), "No recent prompts"))
+        for action in (open_action, save_action):
+            file_menu.insertAction(before, action)
+        file_menu.insertMenu(before, sessions_menu)
+        file_menu.insertMenu(before, prompts_menu)
+        file_menu.insertSeparator(before)
+        self.menus = {"sessions": sessions_menu, "prompts": prompts_menu}
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", "", FILE_FILTER)
+        if path:
+            self.restore(path)
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", "session" + SUFFIX, FILE_FILTER)
+        if path:
+            self.save(path)
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).is_file():
+            self.recent_sessions.remove(path)
+            self.window.banner.show_message(f"The session {path} no longer exists; it was taken off the list.")
+            return
+        self.restore(path)
+
+    # -- save / restore ------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path | None:
+        """Save the session to `path`; a failure shows in the banner and returns None."""
+        try:
+            written = save_session(self.window, path)
+        except OSError as exc:
+            self.window.banner.show_message(f"Could not save the session to {path}: {exc.strerror or exc}")
+            return None
+        self.recent_sessions.add(str(written))
+        self.saved.emit(str(written))
+        return written
+
+    def restore(self, path: str | Path) -> bool:
+        """Start reopening a session; `restored` is emitted when it is fully back. A bad file shows
+        in the banner and changes nothing."""
+        try:
+            session = read_session(path)
+        except SessionError as exc:
+            self.window.banner.show_message(f"Could not open the session {path}: {exc}.")
+            return False
+        window = self.window
+        self._restoring, self._restoring_path, self._stage = session, str(path), "trace"
+        if Path(path).resolve() != (self.folder / RECOVERY_NAME).resolve():
+            self.recent_sessions.add(str(path))
+        self._apply_layout(session)
+        window.state.set_settings(session.sampling)
+        window.generation_panel.max_new.setValue(max(session.max_new_tokens, len(session.generated_ids)))
+        prompt = window.prompt_panel
+        prompt.allow_special.blockSignals(True)
+        prompt.allow_special.setChecked(session.allow_special)
+        prompt.allow_special.blockSignals(False)
+        prompt.set_text(session.prompt, submit=False)
+        info = window.state.info
+        if info is None or info.source != session.model or window.model_panel.device.currentText() != session.device:
+            if session.model != "builtin":
+                window.model_panel.add_source(session.model)
+            window.model_panel.device.setCurrentText(session.device)
+            window.load_model(session.model, session.device)  # traces the prompt once loaded
+        else:
+            window.submit_prompt(session.prompt, session.allow_special)
+        return True
+
+    def _apply_layout(self, session: Session) -> None:
+        if not session.layout:
+            return
+        window = self.window
+        try:
+            raw = base64.b64decode(session.layout, validate=True)
+        except ValueError:
+            return
+        window.restoreState(QByteArray(raw), session.layout_version)
+        for key, visible in session.visible_docks.items():
+            dock = window.docks.get(key)
+            if dock is not None and dock.toggleViewAction().isChecked() != visible:
+                dock.setVisible(visible)
+
+    def _on_trace_changed(self) -> None:
+        window, session, result = self.window, self._restoring, self.window.state.result
+        if session is not None and result is not None:
+            if (self._stage == "trace" and result.action == "trace" and result.request_id == window._pending_trace_id
+                    and window.state.info is not None and window.state.info.source == session.model):
+                if session.generated_ids:
+                    request = m.ReplayRequest(session.generated_ids, window.generation_panel.max_new.value())
+                    self._stage, self._replay_id = "replay", request.id
+                    window.request.emit(request)
+                else:
+                    self._finish_restore()
+            elif self._stage == "replay" and result.request_id == self._replay_id:
+                self._finish_restore()
+            return  # no autosave of a half-restored session
+        if result is not None and result.action == "trace":
+            recent.add_prompt(self.recent_prompts, self.window.prompt_panel.text())
+        self._schedule_autosave(TRACE_DELAY_MS)
+
+    def _finish_restore(self) -> None:
+        session, path = self._restoring, self._restoring_path
+        self._restoring, self._stage = None, ""
+        self.window.state.select(position=session.position, layer=session.layer, head=session.head)
+        self._schedule_autosave(TRACE_DELAY_MS)
+        self.restored.emit(path)
+
+    def _on_failed(self, request_id: int, kind: str, _message: str) -> None:
+        if self._restoring is None:
+            return
+        if request_id in (self._replay_id, self.window._loading_id, self.window._pending_trace_id):
+            self._restoring, self._stage = None, ""  # the window already shows the message
+
+    # -- autosave and the crash marker ------------------------------------------------------------
+
+    def _schedule_autosave(self, delay_ms: int = CHANGE_DELAY_MS) -> None:
+        if not self.autosave_enabled:
+            return
+        if self._timer.isActive() and self._timer.remainingTime() <= delay_ms:
+            return
+        self._timer.start(delay_ms)
+
+    def autosave_now(self) -> Path | None:
+        """Write the autosave and the "running" marker now; None if disabled, restoring or failed."""
+        if not self.autosave_enabled or self._restoring is not None or self.window.state.info is None:
+            return None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = autosave_path(self.folder)
+            write_json_atomically(path, capture_session(self.window).to_json())
+            marker_path(self.folder).write_text(str(os.getpid()), encoding="utf-8")
+        except OSError:
+            return None  # autosave is a convenience: never bother the user about it
+        return path
+
+    def mark_clean(self) -> None:
+        """A clean exit: nothing to recover next time."""
+        self._timer.stop()
+        self.autosave_enabled = False
+        try:
+            marker_path(self.folder).unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def set_autosave(self, enabled: bool) -> None:
+        """Turn autosave off (e.g. for the smoke test) without touching an earlier run's recovery."""
+        self.autosave_enabled = enabled
+        if not enabled:
+            self._timer.stop()
+
+    # -- crash recovery ------------------------------------------------------------------------------
+
+    def offer_recovery(self) -> QMessageBox | None:
+        """If the last run ended without a clean exit, ask (non-modally) whether to restore it."""
+        path = self.recovery_path
+        if path is None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore last session?",
+                          "Logitscope did not close cleanly last time. Restore the session you were working on?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.window)
+        box.button(QMessageBox.StandardButton.Yes).setText("Restore")
+        box.button(QMessageBox.StandardButton.No).setText("Discard")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+                self.restore(path)
+            self.recovery_path = None
+
+        box.finished.connect(answered)
+        box.show()
+        self.recovery_box = box
+        return box
+
+
+def install(window: MainWindow) -> SessionController:
+    """Add File ▸ Save/Open session and the recent lists; start autosaving. Call once from the window."""
+    controller = SessionController(window)
+    file_menu = find_menu(window, "&File")
+    quit_action = next((a for a in file_menu.actions() if a.text() == "Quit"), None)
+    controller.build_menu(file_menu, quit_action)
+    window.restore_session = controller.restore
+    window.save_session = controller.save
+    return controller
+
+
+def find_menu(window: MainWindow, title: str) -> QMenu:
+    for action in window.menuBar().actions():
+        if action.text() == title and action.menu() is not None:
+            return action.menu()
+    return window.menuBar().addMenu(title)

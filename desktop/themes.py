@@ -1,0 +1,218 @@
+"""Light, dark and high-contrast themes for the whole window (View ▸ Theme).
+
+A theme is two things applied together: a QPalette on the QApplication (every Qt widget)
+and a viz.theme.Palette given to each viz widget through its ``set_palette``. "System"
+follows QStyleHints.colorScheme() and changes with it. The choice is remembered in
+QSettings under ``view/theme``. Presentation mode borrows the high-contrast theme for a
+while (``override``) without changing the remembered choice.
+
+Colour maps do not change with the theme: viridis (sequential) and blue-white-red
+(diverging) stay colour-blind safe and keep their order of lightness on a washed-out
+projector.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QWidget
+
+from viz.theme import DARK, LIGHT, Palette, style_plot_item
+
+SYSTEM, LIGHT_THEME, DARK_THEME, HIGH_CONTRAST_THEME = "system", "light", "dark", "high-contrast"
+THEMES: tuple[tuple[str, str], ...] = (
+    (SYSTEM, "System"),
+    (LIGHT_THEME, "Light"),
+    (DARK_THEME, "Dark"),
+    (HIGH_CONTRAST_THEME, "High contrast"),
+)
+SETTINGS_KEY = "view/theme"
+
+# Pure black on pure white with saturated, dark-enough colours: survives a projector's
+# washed-out blacks and a bright room. Okabe-Ito hues, darkened where needed for contrast.
+HIGH_CONTRAST = Palette(
+    background="#FFFFFF",
+    foreground="#000000",
+    muted="#595959",
+    surface="#E0E0E0",
+    accent="#006B4F",
+    selection="#C8006E",
+    last_token="#C00000",
+    token="#0050A0",
+    positive="#B2182B",
+    negative="#2166AC",
+    masked="#A8A8A8",
+    weight_tint="#E69F00",
+)
+
+
+def system_is_dark() -> bool:
+    """True when the desktop asks for dark colours (QStyleHints.colorScheme())."""
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def viz_palette(theme: str) -> Palette:
+    """The viz Palette a theme name stands for ("system" resolves now)."""
+    if theme == SYSTEM:
+        return DARK if system_is_dark() else LIGHT
+    return {LIGHT_THEME: LIGHT, DARK_THEME: DARK, HIGH_CONTRAST_THEME: HIGH_CONTRAST}.get(theme, LIGHT)
+
+
+def qt_palette(palette: Palette, base: QPalette | None = None) -> QPalette:
+    """A full QPalette built from a viz Palette, so Qt widgets and plots agree."""
+    pal = QPalette(base) if base is not None else QPalette()
+    bg, fg = QColor(palette.background), QColor(palette.foreground)
+    dark = bg.lightnessF() < 0.5
+    window = bg.lighter(135) if dark else (QColor("#FFFFFF") if palette is HIGH_CONTRAST else QColor("#F3F4F6"))
+    button = QColor(palette.surface)
+    highlight = QColor(palette.token)
+    roles = QPalette.ColorRole
+    colours = {
+        roles.Window: window,
+        roles.WindowText: fg,
+        roles.Base: bg,
+        roles.AlternateBase: QColor(palette.surface),
+        roles.Text: fg,
+        roles.Button: button,
+        roles.ButtonText: fg,
+        roles.BrightText: QColor(palette.last_token),
+        roles.Highlight: highlight,
+        roles.HighlightedText: QColor("#FFFFFF"),
+        roles.ToolTipBase: bg,
+        roles.ToolTipText: fg,
+        roles.PlaceholderText: QColor(palette.muted),
+        roles.Link: QColor(palette.accent),
+        roles.LinkVisited: QColor(palette.accent),
+        roles.Light: button.lighter(150),
+        roles.Midlight: button.lighter(115),
+        roles.Mid: button.darker(130),
+        roles.Dark: button.darker(160),
+        roles.Shadow: QColor("#000000"),
+    }
+    for role, colour in colours.items():
+        pal.setColor(QPalette.ColorGroup.All, role, colour)
+    muted = QColor(palette.muted)
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, muted)
+    return pal
+
+
+def themed_widgets(root: QWidget) -> list[QWidget]:
+    """Widgets under ``root`` that draw with a viz Palette or a pyqtgraph scene."""
+    return [w for w in root.findChildren(QWidget)
+            if callable(getattr(w, "set_palette", None)) or isinstance(w, pg.GraphicsView)]
+
+
+def apply_viz_palette(root: QWidget, palette: Palette) -> None:
+    """Give every viz widget under ``root`` the palette.
+
+    Widgets without ``set_palette`` that are pyqtgraph views still get the page colour and
+    axis colours, so nothing stays white in the dark theme.
+    """
+    for widget in themed_widgets(root):
+        setter = getattr(widget, "set_palette", None)
+        if callable(setter):
+            setter(palette)
+            continue
+        if any(callable(getattr(parent, "set_palette", None)) for parent in _ancestors(widget, root)):
+            continue  # part of a widget that themes itself
+        widget.setBackground(palette.background)
+        for item in widget.scene().items():
+            if isinstance(item, pg.PlotItem):
+                axis = item.getAxis("bottom")
+                style_plot_item(item, palette, axis.style.get("tickFont").pointSizeF()
+                                if axis.style.get("tickFont") is not None else 9.0)
+
+
+def _ancestors(widget: QWidget, root: QWidget):
+    parent = widget.parentWidget()
+    while parent is not None and parent is not root:
+        yield parent
+        parent = parent.parentWidget()
+
+
+class ThemeController(QObject):
+    """Owns the window's theme: the menu, the remembered choice, and temporary overrides."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        app = QApplication.instance()
+        self._base_palette = QPalette(app.palette())  # the style's own palette: "Light" starts from it
+        self._override: str | None = None
+        stored = str(window.settings.value(SETTINGS_KEY, SYSTEM))
+        self.theme = stored if stored in dict(THEMES) else SYSTEM
+        self.actions: dict[str, QAction] = {}
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_changed)
+
+    # -- public ----------------------------------------------------------------------------
+
+    def effective_theme(self) -> str:
+        """The theme on screen now: the override while presentation mode holds one."""
+        return self._override or self.theme
+
+    def palette(self) -> Palette:
+        return viz_palette(self.effective_theme())
+
+    def set_theme(self, theme: str) -> None:
+        """Choose and remember a theme (one of THEMES); applied at once unless overridden."""
+        if theme not in dict(THEMES):
+            raise ValueError(f"unknown theme {theme!r}")
+        self.theme = theme
+        self.window.settings.setValue(SETTINGS_KEY, theme)
+        if theme in self.actions:
+            self.actions[theme].setChecked(True)
+        self.apply()
+
+    def override(self, theme: str | None) -> None:
+        """Show ``theme`` without remembering it (None: back to the chosen one)."""
+        self._override = theme
+        self.apply()
+
+    def apply(self) -> None:
+        palette = self.palette()
+        app = QApplication.instance()
+        if self.effective_theme() == SYSTEM and not system_is_dark():
+            app.setPalette(self._base_palette)
+        else:
+            app.setPalette(qt_palette(palette, self._base_palette))
+        apply_viz_palette(self.window, palette)
+
+    def build_menu(self, menu: QMenu) -> QMenu:
+        sub = menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for key, label in THEMES:
+            action = QAction(label, self.window, checkable=True)
+            action.setChecked(key == self.theme)
+            action.triggered.connect(lambda _c=False, k=key: self.set_theme(k))
+            group.addAction(action)
+            sub.addAction(action)
+            self.actions[key] = action
+        return sub
+
+    # -- slots -----------------------------------------------------------------------------
+
+    def _on_system_changed(self, _scheme) -> None:
+        if self.effective_theme() == SYSTEM:
+            self.apply()
+
+
+def view_menu(window: QMainWindow) -> QMenu:
+    """The window's View menu (created by main_window._build_menus)."""
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text().replace("&", "") == "View":
+            return action.menu()
+    return window.menuBar().addMenu("&View")
+
+
+def install(window: QMainWindow) -> ThemeController:
+    """Add View ▸ Theme and apply the remembered theme; the controller is ``window.themes``."""
+    controller = ThemeController(window)
+    view = view_menu(window)
+    view.addSeparator()
+    controller.build_menu(view)
+    window.themes = controller
+    controller.apply()
+    return controller

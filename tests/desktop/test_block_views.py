@@ -1,0 +1,99 @@
+"""Inside-the-block views (MLP, anatomy, embeddings, KV cache) show the numbers for the selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_core.anatomy import human_count
+
+pytestmark = pytest.mark.builtin
+
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+
+
+def raise_dock(window, key):
+    dock = window.docks[key]
+    dock.show()
+    dock.raise_()
+    return dock
+
+
+def test_mlp_panel_follows_the_selection(make_window, qtbot):
+    window = make_window(prompt=CAPITAL)
+    state, trace = window.state, window.state.trace
+    with qtbot.waitSignal(state.mlp_changed, timeout=60_000):
+        raise_dock(window, "mlp")
+    with qtbot.waitSignal(state.mlp_changed, timeout=60_000):
+        state.select(position=3, layer=5)
+    panel, probe = window.mlp_panel, state.mlp.probe
+    assert (probe.position, probe.layer) == (3, 5) and probe.gated
+    assert probe.hidden.shape == (state.info.d_mlp,)
+    np.testing.assert_allclose(panel.strip.values(), probe.hidden)
+    rows = panel.table_rows()
+    top = int(probe.top_neurons[0])
+    assert rows[0][:2] == [str(top), f"{probe.hidden[top]:+.3f}"]
+    assert panel.gated_box.isVisibleTo(panel)
+    np.testing.assert_allclose(panel.gated.series()["product (gate × up)"], probe.hidden[probe.top_neurons[:16]])
+    # Sub-layer updates add up to the residual change the trace recorded.
+    change = trace.residual[1:, 3] - trace.residual[:-1, 3]
+    np.testing.assert_allclose(probe.attn_updates + probe.mlp_updates, change, atol=1e-3)
+    np.testing.assert_allclose(panel.updates.series()["‖MLP update‖"], probe.mlp_norms, rtol=1e-6)
+    assert "position 3" in panel.title.text() and "Layer 5" in panel.title.text()
+
+
+def test_anatomy_sums_and_clicks_raise_docks(make_window, qtbot):
+    window = make_window(prompt=CAPITAL)
+    raise_dock(window, "anatomy")
+    qtbot.waitUntil(lambda: window.state.anatomy is not None, timeout=30_000)
+    anatomy = window.state.anatomy.anatomy
+    assert anatomy.total == window.state.info.n_params
+    assert f"{anatomy.total:,}" in window.anatomy_panel.summary.text()
+    assert window.anatomy_panel.results["Parameters"].text().startswith(f"{anatomy.total:,}")
+    assert human_count(anatomy.total) in window.anatomy_panel.results["Parameters"].text()
+    for part, dock in (("mlp", "mlp"), ("attention", "attention"), ("embedding", "embeddings"),
+                       ("unembedding", "distribution")):
+        window.anatomy_panel.diagram.part_clicked.emit(part)
+        qtbot.waitUntil(lambda d=dock: not window.docks[d].visibleRegion().isEmpty(), timeout=5_000)
+    # Calculator: GPT-2 small from its shape.
+    panel = window.anatomy_panel
+    panel.style_box.setCurrentIndex(0)
+    panel.tied_box.setCurrentIndex(0)
+    for key, value in (("layers", 12), ("width", 768), ("heads", 12), ("mlp", 3072), ("vocab", 50257),
+                       ("context", 1024)):
+        panel.spins[key].setValue(value)
+    assert panel.results["Parameters"].text().startswith("124,439,808")
+
+
+def test_embeddings_neighbours_and_analogy(make_window, qtbot):
+    window = make_window(prompt=CAPITAL)
+    raise_dock(window, "embeddings")
+    panel = window.embeddings_panel
+    panel.word.setText(" king")
+    with qtbot.waitSignal(window.state.embeddings_changed, timeout=30_000):
+        panel.ask()
+    qtbot.waitUntil(lambda: window.state.embeddings.request_id == panel._pending_id, timeout=30_000)
+    result = window.state.embeddings
+    assert "[␣king]" in panel.tokens_note.text()
+    rows = panel.table_rows()
+    assert rows[0] == (result.labels[0], f"{result.similarities[0]:.3f}")
+    assert "␣king" not in [label for label, _ in rows]
+    panel._mode = "analogy"
+    with qtbot.waitSignal(window.state.embeddings_changed, timeout=30_000):
+        panel.ask()
+    assert len(window.state.embeddings.texts) == 3 and panel.table.rowCount() == 15
+
+
+def test_kv_cache_panel(make_window, qtbot):
+    window = make_window(prompt="Once upon a time")
+    raise_dock(window, "kv_cache")
+    panel = window.kv_cache_panel
+    panel.n_new.setValue(8)
+    with qtbot.waitSignal(window.state.kv_bench_changed, timeout=120_000):
+        panel.run.__call__()
+    bench = window.state.kv_bench.bench
+    assert panel.table.item(0, 1).text() == f"{int(bench.cached_tokens.sum()):,}"
+    assert f"{bench.speedup:.1f}×" in panel.summary.text()
+    assert len(panel.plot.lines()["with cache"]) == 8
+    info = window.state.info
+    assert bench.memory.per_token == 2 * info.n_layers * info.n_kv_heads * info.d_head * 4

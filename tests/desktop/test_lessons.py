@@ -1,0 +1,155 @@
+"""Lessons: the files parse, bad files are explained, and a lesson drives the real window."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop.lessons import LessonError, builtin_lessons, load_lesson, parse_lesson
+
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+ANIMAL = "The animal didn't cross the street because it was too tired"
+
+
+def write(tmp_path, data, name="lesson.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_builtin_lessons_parse_and_use_known_docks():
+    lessons = builtin_lessons()
+    assert len(lessons) >= 3
+    titles = [lesson.title for lesson in lessons]
+    assert any("Paris" in t for t in titles) and any("it" in t for t in titles)
+    assert any("temperature" in t.lower() for t in titles)
+    known = {"prompt", "attention", "trajectories", "distribution", "generation", "model", "lens", "heads", "qkv",
+             "tokenizers", "lesson"}
+    for lesson in lessons:
+        for step in lesson.steps:
+            assert step.title and step.text
+            assert step.dock is None or step.dock in known
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ("{not json", "not valid JSON"),
+    ([], "JSON object"),
+    ({"steps": [{"title": "a", "text": "b"}]}, "no \"title\""),
+    ({"title": "t", "steps": []}, "non-empty list"),
+    ({"title": "t", "steps": [{"title": "a"}]}, "step 1 has no \"text\""),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "layer": "three"}]}, "\"layer\" must be a whole number"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "action": "jump"}]}, "\"action\" must be one of"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "colour": 1}]}, "unknown field(s) colour"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"temperature": -1}}]}, "temperature"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"warmth": 1}}]}, "unknown sampling setting"),
+])
+def test_bad_lesson_files_say_what_is_wrong(tmp_path, data, expected):
+    path = write(tmp_path, data)
+    with pytest.raises(LessonError) as info:
+        load_lesson(path)
+    assert expected in str(info.value) and "lesson.json" in str(info.value)
+
+
+def test_missing_file_is_a_lesson_error(tmp_path):
+    with pytest.raises(LessonError, match="Cannot read"):
+        load_lesson(tmp_path / "nope.json")
+
+
+def test_parse_keeps_optional_fields():
+    lesson = parse_lesson({"title": "T", "steps": [{"title": "a", "text": "b", "prompt": "p", "token": -2,
+                                                    "layer": 3, "head": 1, "dock": "lens", "action": "sample",
+                                                    "settings": {"temperature": 0.5, "seed": 3}, "play": True}]})
+    step = lesson.steps[0]
+    assert (step.prompt, step.token, step.layer, step.head, step.dock, step.action) == ("p", -2, 3, 1, "lens",
+                                                                                         "sample")
+    assert dict(step.settings) == {"temperature": 0.5, "seed": 3} and step.play
+
+
+@pytest.mark.builtin
+def test_invalid_lesson_shows_a_banner_message(make_window, tmp_path):
+    window = make_window(prompt="Hello")
+    path = write(tmp_path, '{"title": "Broken", "steps": [', "broken.json")
+    assert not window.lesson_panel.open_file(str(path))
+    assert "broken.json is not valid JSON" in window.banner.text()
+    assert window.lesson_player.lesson is None
+
+
+@pytest.mark.builtin
+def test_a_lesson_moves_the_window_through_its_states(make_window, qtbot, tmp_path):
+    window = make_window(prompt="Hello")
+    state, player, panel = window.state, window.lesson_player, window.lesson_panel
+    lesson = {"title": "Test lesson", "steps": [
+        {"title": "Tokens", "text": "Look at the tokens.", "prompt": CAPITAL, "dock": "tokenizers", "token": 3,
+         "layer": 2, "head": 1, "settings": {"temperature": 0.5, "top_k": 0, "top_p": 1.0, "seed": 0}},
+        {"title": "Attention", "text": "Look at the heatmap.", "dock": "attention", "token": -2, "layer": -1,
+         "head": 4},
+        {"title": "Step", "text": "Paris.", "dock": "no-such-dock", "action": "step", "token": -1},
+        {"title": "Other prompt", "text": "It.", "prompt": ANIMAL, "dock": "heads", "token": -4, "layer": 13,
+         "head": 8, "trajectory_layer": 0},
+    ]}
+    path = write(tmp_path, lesson, "mine.json")
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        assert panel.open_file(str(path))
+    assert window.prompt_panel.text() == CAPITAL and state.trace.text == CAPITAL
+    assert state.trace.n_tokens == 12
+    assert (state.selection.position, state.selection.layer, state.selection.head) == (3, 2, 1)
+    assert state.settings.temperature == 0.5 and window.distribution_panel.temperature.value() == 0.5
+    assert window.docks["tokenizers"].isVisible()
+    assert "step 1 / 4" in panel.counter.text() and "Tokens" in panel.step_title.text()
+    assert not panel.previous_button.isEnabled() and panel.next_button.isEnabled()
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.next_button.click()
+    assert (state.selection.position, state.selection.layer, state.selection.head) == (
+        10, state.trace.n_layers - 1, 4)
+    assert window.docks["attention"].isVisible()
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        player.next()  # the action waits for the worker before selecting
+    assert state.trace.n_tokens == 13 and state.label(int(state.trace.tokens.ids[-1])) == "␣Paris"
+    assert state.selection.position == 12
+    assert player.skipped_docks == ["no-such-dock"]
+    assert window.generation_panel.counter.text().startswith("1 /")
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        player.next()  # N in presentation mode does the same
+    assert state.trace.text == ANIMAL and state.result.n_new == 0
+    assert state.label(int(state.trace.tokens.ids[state.selection.position])) == "␣it"
+    assert (state.selection.layer, state.selection.head) == (13, 8)
+    assert window.docks["heads"].isVisible()
+    assert window.trajectory_panel.slider.layer() == 0
+    assert not panel.next_button.isEnabled() and "step 4 / 4" in panel.counter.text()
+
+    # Going back to a step with a prompt re-traces it (the generated token is gone).
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        player.go(0)
+    assert state.trace.text == CAPITAL and state.result.n_new == 0
+
+
+@pytest.mark.builtin
+def test_presentation_keys_page_through_a_builtin_lesson(make_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    window = make_window(prompt=CAPITAL)
+    panel, player = window.lesson_panel, window.lesson_player
+    index = next(i for i in range(panel.lessons.count()) if "Paris" in panel.lessons.itemText(i))
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.lessons.setCurrentIndex(index)
+        panel.lessons.activated.emit(index)
+    assert player.index == 0
+    window.presentation.enter()
+    try:
+        with qtbot.waitSignal(player.step_applied, timeout=60_000):
+            qtbot.keyClick(window, Qt.Key.Key_N)
+        assert player.index == 1
+        assert (window.state.selection.layer, window.state.selection.head) == (16, 4)
+        with qtbot.waitSignal(player.step_applied, timeout=60_000):
+            qtbot.keyClick(window, Qt.Key.Key_PageDown)
+        assert player.index == 2
+        with qtbot.waitSignal(player.step_applied, timeout=60_000):
+            qtbot.keyClick(window, Qt.Key.Key_B)
+        assert player.index == 1
+    finally:
+        window.presentation.leave()

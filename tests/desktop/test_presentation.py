@@ -1,0 +1,197 @@
+"""Presentation mode and themes on the real window (built-in model, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from desktop import presentation, themes
+from viz.theme import DARK, LIGHT
+
+pytestmark = pytest.mark.builtin
+
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window(prompt=CAPITAL)
+    yield w
+    if w.presentation.active:
+        w.presentation.leave()
+    w.themes.override(None)
+
+
+def background(widget) -> str:
+    return QApplication.palette().color(QPalette.ColorRole.Base).name().upper() if widget is None else \
+        widget._theme.background.upper()
+
+
+def test_enter_and_leave_restore_everything(window, qtbot):
+    app = QApplication.instance()
+    mode = window.presentation
+    heat = window.attention_panel.heatmap
+    bars = window.distribution_panel.bars
+    font_before = app.font().pointSizeF()
+    heat_before, bars_before = heat._font_size, bars._font_size
+    chips_before = window.tokenizer_panel.chips["model"]._font_size
+    theme_before = heat._theme
+    state_before = window.windowState()
+    assert window.menuBar().isVisible() and window.statusBar().isVisible()
+
+    mode.enter()  # what F5 does
+    assert mode.active and mode.action.isChecked()
+    assert app.font().pointSizeF() == pytest.approx(font_before * presentation.FONT_SCALE)
+    assert heat._font_size == pytest.approx(heat_before * presentation.FONT_SCALE)
+    assert bars._font_size == pytest.approx(bars_before * presentation.FONT_SCALE)
+    assert window.tokenizer_panel.chips["model"]._font_size == pytest.approx(chips_before * presentation.FONT_SCALE)
+    assert heat._theme is themes.HIGH_CONTRAST and bars._theme is themes.HIGH_CONTRAST
+    assert app.palette().color(QPalette.ColorRole.WindowText).name() == "#000000"
+    assert app.palette().color(QPalette.ColorRole.Base).name() == "#ffffff"
+    assert not window.menuBar().isVisible() and not window.statusBar().isVisible()
+    assert window.windowState() & Qt.WindowState.WindowFullScreen
+    legend = mode.legend
+    assert legend.isVisible()
+    assert ("Space", "step (greedy)") in legend.rows() and ("H", "hide / show this legend") in legend.rows()
+    assert legend.geometry().right() < window.width() and legend.geometry().bottom() < window.height()
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert not legend.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert legend.isVisible()
+
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not mode.active and not mode.action.isChecked()
+    assert app.font().pointSizeF() == pytest.approx(font_before)
+    assert heat._font_size == pytest.approx(heat_before) and bars._font_size == pytest.approx(bars_before)
+    assert window.tokenizer_panel.chips["model"]._font_size == pytest.approx(chips_before)
+    assert heat._theme is theme_before
+    assert window.menuBar().isVisible() and window.statusBar().isVisible()
+    assert window.windowState() == state_before
+    assert not legend.isVisible()
+
+
+def test_f5_action_is_in_the_view_menu_and_toggles(window):
+    action = window.presentation.action
+    assert action.shortcut().toString() == "F5"
+    view = themes.view_menu(window)
+    assert action in view.actions() and action in window.actions()
+    action.trigger()
+    assert window.presentation.active
+    qtbot_free_toggle = window.presentation
+    qtbot_free_toggle.toggle()
+    assert not window.presentation.active
+
+
+def test_single_keys_move_the_selection(window, qtbot):
+    state = window.state
+    window.presentation.enter()
+    start = state.selection
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    assert state.selection.layer == start.layer + 1
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    assert state.selection.layer == start.layer - 1
+    qtbot.keyClick(window, Qt.Key.Key_BracketRight)
+    assert state.selection.head == start.head + 1
+    qtbot.keyClick(window, Qt.Key.Key_BracketLeft)
+    assert state.selection.head == start.head
+    assert start.position == state.trace.n_tokens - 1
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert state.selection.position == start.position - 1
+    qtbot.keyClick(window, Qt.Key.Key_Comma)
+    assert state.selection.position == start.position - 2
+    qtbot.keyClick(window, Qt.Key.Key_Period)
+    assert state.selection.position == start.position - 1
+    # Modified keys keep their usual meaning: Alt+Up is the menu's "previous layer", not ours.
+    layer = state.selection.layer
+    qtbot.keyClick(window, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+    assert state.selection.layer == layer
+    # Number keys raise panels; P plays the layer animation.
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert window.docks["attention"].isVisible()
+    slider = window.trajectory_panel.slider
+    qtbot.keyClick(window, Qt.Key.Key_P)
+    assert slider.is_playing()
+    qtbot.keyClick(window, Qt.Key.Key_P)
+    assert not slider.is_playing()
+
+
+def test_keys_step_sample_undo_reset(window, qtbot):
+    state = window.state
+    window.presentation.enter()
+    n = state.trace.n_tokens
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert state.trace.n_tokens == n + 1 and state.label(int(state.trace.tokens.ids[-1])) == "␣Paris"
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_S)
+    assert state.trace.n_tokens == n + 2
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_U)
+    assert state.trace.n_tokens == n + 1
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_Backspace)
+    assert state.trace.n_tokens == n + 1
+    with qtbot.waitSignal(state.trace_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_R)
+    assert state.trace.n_tokens == n and state.result.n_new == 0
+
+
+def test_typing_in_the_prompt_is_not_a_command(window, qtbot):
+    window.presentation.enter()
+    editor = window.prompt_panel.editor
+    layer = window.state.selection.layer
+    editor.setPlainText("")
+    qtbot.keyClicks(editor, "spur")  # S, P, U, R would otherwise sample, play, undo, reset
+    assert editor.toPlainText() == "spur"
+    qtbot.keyClick(editor, Qt.Key.Key_Up)
+    assert window.state.selection.layer == layer
+    assert not window.trajectory_panel.slider.is_playing()
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)  # Esc still leaves, even from the editor
+    assert not window.presentation.active
+
+
+def test_keys_do_nothing_outside_presentation_mode(window, qtbot):
+    layer = window.state.selection.layer
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    qtbot.keyClick(window, Qt.Key.Key_BracketRight)
+    assert window.state.selection.layer == layer
+
+
+def test_theme_menu_applies_and_remembers(window, isolated_settings):
+    controller = window.themes
+    heat = window.attention_panel.heatmap
+    labels = [a.text() for a in controller.actions.values()]
+    assert labels == ["System", "Light", "Dark", "High contrast"]
+    try:
+        controller.actions["dark"].trigger()
+        assert heat._theme is DARK and window.trajectory_panel.plot._theme is DARK
+        assert QApplication.palette().color(QPalette.ColorRole.Base).name().upper() == DARK.background
+        assert window.settings.value(themes.SETTINGS_KEY) == "dark"
+        # Presentation mode borrows high contrast and gives the chosen theme back.
+        window.presentation.enter()
+        assert heat._theme is themes.HIGH_CONTRAST
+        window.presentation.leave()
+        assert heat._theme is DARK and controller.theme == "dark"
+        controller.actions["light"].trigger()
+        assert heat._theme is LIGHT
+        assert QApplication.palette().color(QPalette.ColorRole.Base).name().upper() == LIGHT.background
+    finally:
+        controller.set_theme(themes.SYSTEM)
+    assert heat._theme is (DARK if themes.system_is_dark() else LIGHT)
+
+
+def test_theme_choice_is_restored_in_a_new_window(make_window):
+    first = make_window(prompt="Hello")
+    first.themes.set_theme("high-contrast")
+    first.settings.sync()
+    try:
+        second = make_window(prompt="Hello", restore=True)
+        assert second.themes.theme == "high-contrast"
+        assert second.attention_panel.heatmap._theme is themes.HIGH_CONTRAST
+    finally:
+        first.themes.set_theme(themes.SYSTEM)

@@ -1,0 +1,181 @@
+"""Sessions through the real window: save, reopen in a new window, autosave, crash recovery, recent lists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from desktop import recent, sessions
+from model_core.sampling import SamplingSettings
+
+pytestmark = pytest.mark.builtin
+
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    monkeypatch.setenv("LOGITSCOPE_DATA_DIR", str(folder))
+    return folder
+
+
+def act(window, qtbot, action: str):
+    with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
+        window.generation_action(action)
+
+
+def restore(window, qtbot, path):
+    with qtbot.waitSignal(window.sessions.restored, timeout=180_000):
+        assert window.restore_session(path)
+
+
+def prepare(window, qtbot):
+    """A step and a seeded sample, then a selection and settings away from the defaults."""
+    act(window, qtbot, "step")
+    window.state.set_settings(SamplingSettings(temperature=1.3, top_k=40, top_p=0.9, seed=7))
+    act(window, qtbot, "sample")
+    window.generation_panel.max_new.setValue(33)
+    window.state.select(position=3, layer=1, head=2)
+
+
+def test_save_and_reopen_in_a_new_window(make_window, qtbot, tmp_path):
+    first = make_window(prompt=CAPITAL)
+    prepare(first, qtbot)
+    trace = first.state.trace
+    assert trace.n_tokens == 14
+    path = first.save_session(tmp_path / "lesson")
+    assert path.name == "lesson.logitscope.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == "logitscope-session" and data["version"] == 1
+    assert data["model"] == {"spec": "builtin", "device": "cpu"}
+    assert data["prompt"] == {"text": CAPITAL, "allow_special": False}
+    assert data["generated_ids"] == trace.tokens.ids[12:].tolist()
+    assert data["sampling"] == {"temperature": 1.3, "top_k": 40, "top_p": 0.9, "seed": 7}
+    assert data["max_new_tokens"] == 33
+    assert data["selection"] == {"position": 3, "layer": 1, "head": 2, "follow_last": False}
+    assert data["layout"]["state"] and all(data["layout"]["visible"].values())
+
+    second = make_window(prompt="Hello")
+    restore(second, qtbot, path)
+    state = second.state
+    assert second.prompt_panel.text() == CAPITAL
+    assert state.trace.tokens.ids.tolist() == trace.tokens.ids.tolist()
+    assert state.trace.n_prompt == 12
+    assert (state.selection.position, state.selection.layer, state.selection.head) == (3, 1, 2)
+    assert state.settings == SamplingSettings(1.3, 40, 0.9, 7)
+    assert second.distribution_panel.settings() == state.settings
+    assert second.generation_panel.max_new.value() == 33
+    assert second.generation_panel.counter.text() == "2 / 33"
+    assert second.banner.text() == ""
+    assert str(path) in second.sessions.recent_sessions.items()
+
+
+def test_reopen_switches_model_and_restores_layout(make_window, qtbot, tmp_path, tiny_gpt2_dir):
+    first = make_window(model=str(tiny_gpt2_dir), prompt="Hello world")
+    act(first, qtbot, "step")
+    first.docks["model"].hide()
+    path = first.save_session(tmp_path / "tiny.logitscope.json")
+    ids = first.state.trace.tokens.ids.tolist()
+
+    second = make_window(prompt=CAPITAL)
+    assert second.state.info.source == "builtin"
+    restore(second, qtbot, path)
+    assert second.state.info.source == str(tiny_gpt2_dir)
+    assert second.state.trace.tokens.ids.tolist() == ids
+    assert not second.docks["model"].toggleViewAction().isChecked()
+    assert second.docks["attention"].toggleViewAction().isChecked()
+
+
+@pytest.mark.parametrize("content, why", [
+    ("{not json", "not valid JSON"),
+    ('{"format": "something-else"}', "not a Logitscope session"),
+    ('{"format": "logitscope-session", "version": 1, "model": {"spec": "builtin"}}', "missing or has a wrong field"),
+    ('{"format": "logitscope-session", "version": 1, "model": {"spec": "builtin"}, "prompt": {"text": 5}, '
+     '"selection": {}, "sampling": {}}', "wrong type"),
+    (None, "does not exist"),
+])
+def test_bad_session_files_show_a_banner(make_window, qtbot, tmp_path, content, why):
+    window = make_window(prompt=CAPITAL)
+    path = tmp_path / "bad.logitscope.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    before = window.state.trace.tokens.ids.tolist()
+    assert window.restore_session(path) is False
+    assert window.banner.text().startswith("Could not open the session")
+    assert why in window.banner.text()
+    assert window.state.trace.tokens.ids.tolist() == before
+    assert window.prompt_panel.text() == CAPITAL
+
+
+def test_tokens_outside_the_vocabulary_show_a_banner(make_window, qtbot, tmp_path):
+    window = make_window(prompt=CAPITAL)
+    path = window.save_session(tmp_path / "s.logitscope.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["generated_ids"] = [10**9]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert window.restore_session(path)
+    qtbot.waitUntil(lambda: "vocabulary" in window.banner.text(), timeout=60_000)
+    assert window.sessions._restoring is None  # the restore gave up cleanly
+
+
+def test_crash_leaves_an_autosave_that_is_offered(make_window, qtbot, data_dir):
+    first = make_window(prompt=CAPITAL)
+    prepare(first, qtbot)
+    ids = first.state.trace.tokens.ids.tolist()
+    autosave = sessions.autosave_path()
+    qtbot.waitUntil(lambda: autosave.is_file() and json.loads(autosave.read_text("utf-8"))["selection"]["head"] == 2,
+                    timeout=10_000)
+    # "Crash": the first window never closes cleanly.
+    assert sessions.pending_recovery() == autosave
+
+    second = make_window(prompt="Hello")
+    assert second.sessions.recovery_path is not None
+    box = second.sessions.offer_recovery()
+    qtbot.addWidget(box)
+    assert box.isVisible() and not box.isModal()
+    with qtbot.waitSignal(second.sessions.restored, timeout=180_000):
+        box.button(QMessageBox.StandardButton.Yes).click()
+    assert second.prompt_panel.text() == CAPITAL
+    assert second.state.trace.tokens.ids.tolist() == ids
+    assert (second.state.selection.layer, second.state.selection.head) == (1, 2)
+    assert second.state.settings.seed == 7
+
+
+def test_clean_close_offers_nothing(make_window, qtbot):
+    first = make_window(prompt=CAPITAL)
+    qtbot.waitUntil(lambda: sessions.autosave_path().is_file(), timeout=10_000)
+    assert sessions.pending_recovery() is not None  # still running
+    first.close()
+    assert sessions.pending_recovery() is None
+    second = make_window(prompt="Hello")
+    assert second.sessions.recovery_path is None
+    assert second.sessions.offer_recovery() is None
+
+
+def test_recent_prompts_and_sessions(make_window, qtbot, tmp_path):
+    window = make_window(prompt="Hello")
+    for text in ("The capital", "The capital of France is", "ubiquitous"):
+        with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
+            window.prompt_panel.set_text(text)
+    # Typing on replaces the shorter prefix; a new prompt goes on top; "Hello" is kept.
+    assert window.sessions.recent_prompts.items() == ["ubiquitous", "The capital of France is", "Hello"]
+
+    menu = window.sessions.menus["prompts"]
+    menu.aboutToShow.emit()
+    pick = next(a for a in menu.actions() if a.text() == "The capital of France is")
+    with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
+        pick.trigger()
+    assert window.prompt_panel.text() == "The capital of France is"
+
+    paths = [window.save_session(tmp_path / f"s{i}") for i in range(12)]
+    items = window.sessions.recent_sessions.items()
+    assert items == [str(p) for p in reversed(paths)][: recent.MAX_RECENT]
+    paths[-1].unlink()
+    menu = window.sessions.menus["sessions"]
+    menu.aboutToShow.emit()
+    menu.actions()[0].trigger()
+    assert "no longer exists" in window.banner.text()
+    assert str(paths[-1]) not in window.sessions.recent_sessions.items()
