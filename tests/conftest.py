@@ -11,7 +11,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
 from tests.tiny_models import save_tiny_gpt2, save_tiny_llama  # noqa: E402
+
+# CI runs the property tests on a fixed sequence of examples, so a result there is repeatable;
+# local runs keep exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

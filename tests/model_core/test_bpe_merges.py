@@ -6,6 +6,7 @@ import json
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
@@ -117,8 +118,14 @@ def test_too_long_words_are_refused() -> None:
         bpe_steps_from_ranks(b"a" * (MAX_WORD_BYTES + 1), load_ranks("gpt2"))
 
 
+# The `regex` module and tiktoken's Rust regex may ship different Unicode versions, so recently
+# assigned code points (e.g. CJK extension H, U+31350..) can be letters to one and not the other.
+# Stay below plane 3, where both agree; that disagreement is not the merge logic under test.
+_STABLE_TEXT = st.text(st.characters(max_codepoint=0x2FFFF, exclude_categories=("Cs",)), max_size=30)
+
+
 @settings(max_examples=60, deadline=None)
-@given(TEXT)
+@given(_STABLE_TEXT)
 def test_pretokenize_then_replay_equals_tiktoken(text: str) -> None:
     for name in ENCODINGS:
         words = pretokenize(text, name)
