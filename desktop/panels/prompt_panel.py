@@ -44,6 +44,10 @@ class PromptPanel(QWidget):
         self.run_button.setToolTip("Trace the prompt now (Ctrl+Enter)")
         self.allow_special = QCheckBox("Special tokens")
         self.allow_special.setToolTip("Let text such as <|endoftext|> become control tokens (off: plain text)")
+        self.tint = QComboBox()
+        self.tint.addItem("Tint: attention of the selected token", "attention")
+        self.tint.addItem("Tint: surprisal (how unexpected each token was)", "surprisal")
+        self.tint.setToolTip("What the chip colours show; hover a chip for its surprisal in bits")
         self.counts = QLabel()
         self.counts.setObjectName("counts")
         self.chips = TokenChips()
@@ -58,7 +62,10 @@ class PromptPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(self.editor)
-        layout.addWidget(self.counts)
+        counts_row = QHBoxLayout()
+        counts_row.addWidget(self.counts, 1)
+        counts_row.addWidget(self.tint)
+        layout.addLayout(counts_row)
         layout.addWidget(self.chips, 1)
 
         self._typing = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
@@ -68,6 +75,7 @@ class PromptPanel(QWidget):
         self.run_button.clicked.connect(self.submit)
         self.allow_special.toggled.connect(self.submit)
         self.presets.activated.connect(self._on_preset)
+        self.tint.activated.connect(lambda _i: self._on_selection_changed())
         self.chips.chip_clicked.connect(lambda i: state.select(position=i))
         state.trace_changed.connect(self._on_trace_changed)
         state.selection_changed.connect(self._on_selection_changed)
@@ -138,6 +146,21 @@ class PromptPanel(QWidget):
             return
         sel = self.state.selection
         self.chips.set_selected(sel.position)
+        surprisal = self.state.surprisal
+        if self.tint.currentData() == "surprisal":
+            if surprisal is not None and len(surprisal.bits) == trace.n_tokens:
+                self.chips.set_weights(surprisal_weights(surprisal.bits))
+            return
         row = trace.attention[sel.layer, sel.head, sel.position].astype(np.float32)
         peak = float(row.max()) if row.size else 1.0
         self.chips.set_weights(row / peak if peak > 0 else row)
+
+
+def surprisal_weights(bits: np.ndarray) -> np.ndarray:
+    """[T] chip tints in [0, 1] from surprisal in bits: 0 = expected, 1 = the most surprising token.
+
+    The first token has no context (NaN) and stays untinted.
+    """
+    finite = np.where(np.isfinite(bits), bits, 0.0).astype(np.float32)
+    peak = float(finite.max()) if finite.size else 0.0
+    return finite / peak if peak > 0 else finite

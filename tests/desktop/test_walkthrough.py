@@ -131,3 +131,19 @@ def test_bad_prompt_shows_a_message_and_the_app_keeps_working(make_window, qtbot
 
 def test_default_prompt_is_the_capital_sentence():
     assert DEFAULT_PROMPT == CAPITAL
+
+
+def test_chips_can_be_tinted_by_surprisal(make_window, qtbot):
+    window = make_window(prompt=CAPITAL)
+    qtbot.waitUntil(lambda: window.state.surprisal is not None, timeout=30_000)
+    panel = window.prompt_panel
+    panel.tint.setCurrentIndex(1)
+    panel.tint.activated.emit(1)
+    bits = window.state.surprisal.bits
+    assert np.isnan(bits[0]) and np.isfinite(bits[1:]).all()
+    weights = [panel.chips.chip(i).weight for i in range(12)]
+    most = int(np.nanargmax(bits))
+    assert weights[most] == pytest.approx(1.0)
+    assert weights[0] == 0.0
+    np.testing.assert_allclose(weights[1:], bits[1:] / np.nanmax(bits), atol=1e-6)
+    assert "surprisal" in panel.chips.chip(most).toolTip() or "bits" in panel.chips.chip(most).toolTip()
