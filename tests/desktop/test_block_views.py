@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 
 from model_core.anatomy import human_count
+from tests.desktop.helpers import CAPITAL, raise_dock
 
 pytestmark = pytest.mark.builtin
-
-CAPITAL = "The capital of Germany is Berlin. The capital of France is"
-
-
-def raise_dock(window, key):
-    dock = window.docks[key]
-    dock.show()
-    dock.raise_()
-    return dock
 
 
 def test_mlp_panel_follows_the_selection(make_window, qtbot):

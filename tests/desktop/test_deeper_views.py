@@ -8,19 +8,9 @@ from PySide6.QtCore import Qt
 
 from model_core.bpe_merges import bpe_steps_from_ranks, merge_table
 from model_core.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
+from tests.desktop.helpers import CAPITAL, raise_dock
 
 pytestmark = pytest.mark.builtin
-
-CAPITAL = "The capital of Germany is Berlin. The capital of France is"
-
-
-def raise_dock(window, key):
-    dock = window.docks[key]
-    dock.show()
-    dock.raise_()
-    return dock
-
-
 
 
 def test_logit_lens_table_takeover_and_tracking(make_window, qtbot):

@@ -1,0 +1,13 @@
+"""Small helpers shared by the window tests."""
+
+from __future__ import annotations
+
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+
+
+def raise_dock(window, key: str):
+    """Show a dock and bring its tab to the front, as a user clicking the tab would."""
+    dock = window.docks[key]
+    dock.show()
+    dock.raise_()
+    return dock
