@@ -23,7 +23,7 @@ def _sync(device: str) -> None:
 
 
 def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, quick: bool) -> list[dict]:
-    from model_core.trace import trace_ids
+    from model_core.trace import trace_ids, with_lens
 
     lm = load_ours(folder, device)
     base = load_baseline(folder, device)
@@ -33,8 +33,8 @@ def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, q
         ids = prompt_ids(n, vocab)
         input_ids = torch.tensor([ids], device=device)
 
-        def ours(ids=ids):
-            trace_ids(lm, ids)
+        def ours(ids=ids):  # what the window shows first; the logit lens follows when its panel is shown
+            trace_ids(lm, ids, lens=False)
             _sync(device)
 
         def baseline(input_ids=input_ids):
@@ -42,11 +42,30 @@ def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, q
                 base(input_ids=input_ids, output_attentions=True, output_hidden_states=True)
             _sync(device)
 
+        def body_only(input_ids=input_ids):  # the floor: the baseline without its unembedding
+            with torch.inference_mode():
+                base.base_model(input_ids=input_ids, output_attentions=True, output_hidden_states=True)
+            _sync(device)
+
         repeats = (3 if n >= 256 else 5) if quick else (3 if n >= 1024 else 5 if n >= 256 else 7)
         o, b = interleaved(ours, baseline, repeats)
         target = targets.get(n) if targets else None
-        rows.append(row(f"trace {label}, {n} tokens{_where(device)}", o, b, target))
+        rows.append(row(f"trace {label}, {n} tokens{_where(device)}", o, b, target,
+                        note="first display (the logit lens follows on demand)" if n == lengths[0] else None))
         print(f"  … {rows[-1]['name']}: {o:.1f} ms vs {b:.1f} ms", file=sys.stderr, flush=True)
+        if n <= 64:
+            f, b2 = interleaved(body_only, baseline, repeats)
+            rows.append(row(f"  floor: transformers' own body without the unembedding, {n} tokens{_where(device)}",
+                            f, b2, None, note="the blocks both sides must run; ours can be no faster than this"))
+    trace = trace_ids(lm, ids, lens=False)
+
+    def lens():
+        with_lens(lm, trace)
+        _sync(device)
+
+    lens_ms, _ = interleaved(lens, None, 5)
+    rows.append(row(f"  logit lens at the last position, {label}{_where(device)} (follow-up, ms)", lens_ms,
+                    note=f"2L+1 rows against the whole vocabulary; computed once its panel is shown ({n} tokens)"))
     return rows
 
 
@@ -72,7 +91,7 @@ def generation_row(folder, device: str, quick: bool) -> dict:
     eos = base.config.eos_token_id
 
     def ours_steps() -> list[float]:
-        stepper = Stepper(lm, max_new_tokens=GEN_NEW_TOKENS)
+        stepper = Stepper(lm, max_new_tokens=GEN_NEW_TOKENS, lens=False)  # as the window's worker runs it
         stepper.start(text)
         times = []
         for _ in range(GEN_NEW_TOKENS):

@@ -36,7 +36,9 @@ def _configure_torch() -> None:
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.smoke_test:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from desktop.offscreen import use_desktop_sized_offscreen
+
+        use_desktop_sized_offscreen()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from PySide6.QtWidgets import QApplication
 

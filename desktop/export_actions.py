@@ -89,6 +89,8 @@ def export_trace_npz(window: MainWindow, path: str | Path) -> Path | None:
     if trace is None:
         window.banner.show_message("There is no trace to export yet.")
         return None
+    if not trace.has_lens and window.wait_for_lens():
+        trace = window.state.trace  # the lens is computed on demand; the export should hold it
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")  # numpy would add it anyway

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEventLoop, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.worker.position_ready.connect(self.state.set_position_result)
         self.worker.projection_ready.connect(self._on_projection_ready)
         self.worker.surprisal_ready.connect(self._on_surprisal_ready)
+        self.worker.lens_ready.connect(self.state.set_lens)
         self.worker.lens_grid_ready.connect(self.state.set_lens_grid)
         self.worker.mlp_ready.connect(self.state.set_mlp)
         self.worker.anatomy_ready.connect(self.state.set_anatomy)
@@ -138,7 +139,8 @@ class MainWindow(QMainWindow):
         self.distribution_panel = DistributionPanel(self.state)
         self.generation_panel = GenerationPanel(self.state)
         self.model_panel = ModelPanel(self.state)
-        self.lens_panel = LensPanel(self.state, lambda trace_id: self.request.emit(m.LensGridRequest(trace_id)))
+        self.lens_panel = LensPanel(self.state, lambda trace_id: self.request.emit(m.LensGridRequest(trace_id)),
+                                    self._request_lens)
         self.qkv_panel = QKVPanel(self.state)
         self.heads_panel = HeadsPanel(self.state)
         self.tokenizer_panel = TokenizerPanel(self.state)
@@ -181,7 +183,8 @@ class MainWindow(QMainWindow):
     # -- layout ----------------------------------------------------------------------------------
 
     def add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        """Every dock gets a unique objectName so saveState/restoreState just work."""
+        """Every dock gets a unique objectName so saveState/restoreState just work, and tells a panel
+        with `set_shown` whether it can be seen."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
         dock.setWidget(widget)
@@ -190,6 +193,9 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
+        set_shown = getattr(widget, "set_shown", None)
+        if callable(set_shown):  # the panel draws only while its tab is in front (panels/redraw_gate.py)
+            dock.visibilityChanged.connect(set_shown)
         return dock
 
     def _build_docks(self) -> None:
@@ -233,8 +239,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(mlp, anatomy)
         self.tabifyDockWidget(lens, embeddings)
         self.tabifyDockWidget(embeddings, kv_cache)
-        mlp.visibilityChanged.connect(self.mlp_panel.set_shown)  # asks the worker only while shown
-        heads.visibilityChanged.connect(self.heads_panel.set_shown)  # rebuilds its grid only while shown
         attention.raise_()
         prompt.raise_()
         distribution.raise_()
@@ -381,6 +385,22 @@ class MainWindow(QMainWindow):
             self._show_busy("Generating…", cancellable=True)
         self.request.emit(request)
 
+    def wait_for_lens(self, timeout_ms: int = 30_000) -> bool:
+        """Ask for the current trace's logit lens and wait for it, keeping the window alive
+        (the lens is otherwise computed only when its panel is shown)."""
+        result = self.state.result
+        if result is None or result.trace.has_lens:
+            return result is not None
+        loop = QEventLoop()
+        self.state.lens_changed.connect(loop.quit)
+        self.worker.failed.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        self.request.emit(m.LensRequest(result.trace_id))
+        loop.exec()
+        self.state.lens_changed.disconnect(loop.quit)
+        self.worker.failed.disconnect(loop.quit)
+        return self.state.trace is not None and self.state.trace.has_lens
+
     def send_request(self, request) -> int:
         """Queue a request to the worker; the id lets the asking panel drop stale answers."""
         self.request.emit(request)
@@ -407,8 +427,16 @@ class MainWindow(QMainWindow):
         known = self.state.position_result
         if position != result.trace.n_tokens - 1 and not (
             known and known.trace_id == result.trace_id and known.position == position
-        ):
-            self.request.emit(m.PositionRequest(position, result.trace_id))
+        ):  # the lens there (L+1 rows against the vocabulary) only if its panel is shown
+            self.request.emit(m.PositionRequest(position, result.trace_id, lens=self.lens_panel.gate.shown))
+
+    def _request_lens(self, trace_id: int, position: int) -> None:
+        """The lens panel asks for the lens it lacks: at the last position, or at another one."""
+        result = self.state.result
+        if result is not None and position != result.trace.n_tokens - 1:
+            self.request.emit(m.PositionRequest(position, trace_id, lens=True))
+        else:
+            self.request.emit(m.LensRequest(trace_id))
 
     # -- results ---------------------------------------------------------------------------------
 

@@ -60,16 +60,26 @@ class ReplayRequest:
 
 @dataclass(frozen=True)
 class PositionRequest:
-    """The final-layer logits and the logit lens at one position (unembedding only; no new forward)."""
+    """The final-layer logits, and the logit lens when its panel is shown, at one position
+    (unembedding only; no new forward)."""
 
     position: int
     trace_id: int
+    lens: bool = False
     id: int = field(default_factory=next_request_id)
 
 
 @dataclass(frozen=True)
 class ProjectionRequest:
     basis: str
+    id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class LensRequest:
+    """The logit lens at the last position of a trace, asked for when the lens panel is shown."""
+
+    trace_id: int
     id: int = field(default_factory=next_request_id)
 
 
@@ -106,8 +116,8 @@ class PositionResult:
     trace_id: int
     position: int
     logits: np.ndarray  # [V] final-layer logits predicting the token after `position`
-    lens_ids: np.ndarray  # [L+1, k]
-    lens_probs: np.ndarray  # [L+1, k]
+    lens_ids: np.ndarray | None = None  # [L+1, k], when asked for
+    lens_probs: np.ndarray | None = None  # [L+1, k]
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,13 @@ class ProjectionResult:
 class SurprisalResult:
     trace_id: int
     bits: np.ndarray  # [T]
+
+
+@dataclass(frozen=True)
+class LensResult:
+    request_id: int
+    trace_id: int
+    trace: Trace  # the same trace with its lens fields filled in
 
 
 @dataclass(frozen=True)

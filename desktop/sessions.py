@@ -382,7 +382,8 @@ class SessionController(QObject):
             return  # no autosave of a half-restored session
         if result is not None and result.action == "trace":
             recent.add_prompt(self.recent_prompts, self.window.prompt_panel.text())
-        self._schedule_autosave(TRACE_DELAY_MS)
+        running = result is not None and result.action == m.RUN and result.stop_reason is None
+        self._schedule_autosave(CHANGE_DELAY_MS if running else TRACE_DELAY_MS)  # Run to end: every 2 s at most
 
     def _finish_restore(self) -> None:
         session, path = self._restoring, self._restoring_path

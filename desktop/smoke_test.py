@@ -11,24 +11,36 @@ from PySide6.QtCore import QTimer
 
 
 def panel_problems(window) -> list[str]:
-    """What is missing from the panels after a trace (empty list = all good)."""
-    problems = []
+    """What is missing from the panels after a trace (empty list = all good).
+
+    Panels draw only while their tab is in front, so each main dock is brought to the front
+    while it is checked, as a user would click its tab; the front tabs are restored after.
+    """
     trace = window.state.trace
     if trace is None:
         return ["no trace arrived"]
+    docks = window.docks
+    in_front = [d for d in docks.values() if d.isVisible() and not d.visibleRegion().isEmpty()]
+    problems = []
+    for key in ("prompt", "attention", "trajectories", "distribution", "generation", "model"):
+        docks[key].raise_()
     if window.prompt_panel.chips.count() != trace.n_tokens:
         problems.append("token chips do not match the trace")
     image = window.attention_panel.heatmap.image_item.image
     if image is None or image.shape != (trace.n_tokens, trace.n_tokens):
         problems.append("attention heatmap is empty")
+    docks["trajectories"].raise_()
     if window.state.projection is None or len(window.trajectory_panel.plot.scatter_item.data) != trace.n_tokens:
         problems.append("trajectory plot is empty")
+    docks["distribution"].raise_()
     if not len(window.distribution_panel.bars.bar_values()):
         problems.append("next-token bars are empty")
     if "/" not in window.generation_panel.counter.text() or not window.generation_panel.text.toPlainText():
         problems.append("generation panel is empty")
     if window.state.info is None or window.model_panel.facts["Layers"].text() == "–":
         problems.append("model facts are empty")
+    for dock in in_front:
+        dock.raise_()
     return problems
 
 

@@ -34,6 +34,7 @@ class AppState(QObject):
     position_changed = Signal()  # distribution/lens at the selected position arrived
     projection_changed = Signal()
     surprisal_changed = Signal()
+    lens_changed = Signal()  # the logit lens at the last position arrived (the trace now has it)
     lens_grid_changed = Signal()  # the layer x position logit-lens grid arrived
     mlp_changed = Signal()  # MLP neurons / sub-layer updates at the selection arrived
     anatomy_changed = Signal()
@@ -139,6 +140,13 @@ class AppState(QObject):
     def set_surprisal(self, result: m.SurprisalResult) -> None:
         self.surprisal = result
         self.surprisal_changed.emit()
+
+    def set_lens(self, result: m.LensResult) -> None:
+        """The trace gains its logit lens: same trace id, so panels keyed on it do not redraw."""
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # stale
+        self.result = replace(self.result, trace=result.trace)
+        self.lens_changed.emit()
 
     def set_lens_grid(self, result: m.LensGridResult) -> None:
         if self.result is None or result.trace_id != self.result.trace_id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -21,6 +22,8 @@ from model_core.progress import Progress
 
 log = logging.getLogger(__name__)
 
+RUN_PROJECTION_S = 0.25  # during Run to end, at most this often a new trajectory projection
+
 
 class ModelWorker(QObject):
     """Lives in a QThread; `handle` is its only entry point."""
@@ -30,6 +33,7 @@ class ModelWorker(QObject):
     position_ready = Signal(object)  # PositionResult
     projection_ready = Signal(object)  # ProjectionResult
     surprisal_ready = Signal(object)  # SurprisalResult
+    lens_ready = Signal(object)  # LensResult
     lens_grid_ready = Signal(object)  # LensGridResult
     mlp_ready = Signal(object)  # MlpResult
     anatomy_ready = Signal(object)  # AnatomyResult
@@ -46,21 +50,25 @@ class ModelWorker(QObject):
         self._trace_id = 0
         self._basis = "shared"
         self._progress = Progress()
+        self._cancel_below = 0  # requests with a smaller id were cancelled, even before they started
         self._lock = threading.Lock()
         self.latest_trace_request = 0  # written by the GUI thread; older TraceRequests are skipped
 
     # -- called from the GUI thread ------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Ask the running long operation to stop at its next check."""
+        """Ask the running long operation, and any already queued, to stop at their next check."""
         with self._lock:
             self._progress.cancel()
+            self._cancel_below = m.next_request_id()
 
     # -- worker thread ---------------------------------------------------------------------------
 
-    def _new_progress(self) -> Progress:
+    def _new_progress(self, request_id: int) -> Progress:
         with self._lock:
             self._progress = Progress(callback=lambda msg, frac: self.progress.emit(msg, frac))
+            if request_id < self._cancel_below:  # Cancel was pressed while this request waited in the queue
+                self._progress.cancel()
             return self._progress
 
     @Slot(object)
@@ -102,6 +110,8 @@ class ModelWorker(QObject):
         elif isinstance(request, m.ProjectionRequest):
             self._basis = request.basis
             self._emit_projection()
+        elif isinstance(request, m.LensRequest):
+            self._lens(request)
         elif isinstance(request, m.LensGridRequest):
             self._lens_grid(request)
         elif isinstance(request, m.MlpRequest):
@@ -119,10 +129,10 @@ class ModelWorker(QObject):
         from model_core.loading import load_model
         from model_core.stepper import Stepper
 
-        progress = self._new_progress()
+        progress = self._new_progress(request.id)
         lm = load_model(request.spec, device=request.device, progress=progress)
         labels = _vocab_labels(lm)
-        self._lm, self._stepper = lm, Stepper(lm)
+        self._lm, self._stepper = lm, Stepper(lm, lens=False)  # the lens is asked for (`_lens`) when shown
         self.loaded.emit(m.LoadedResult(request.id, lm.info, labels, lm.eos_ids))
 
     def _trace(self, request: m.TraceRequest) -> None:
@@ -143,13 +153,18 @@ class ModelWorker(QObject):
         elif request.action == m.RESET:
             stepper.reset()
         elif request.action == m.RUN:
-            progress = self._new_progress()
+            progress = self._new_progress(request.id)
             greedy = request.settings.temperature == 0
+            projected = 0.0
             while stepper.stop_reason is None:
                 progress.check()
                 stepper.step() if greedy else stepper.sample(request.settings)
                 self._emit_trace(request.id, request.action)
-                self._emit_projection()
+                # The window redraws a run every 120 ms; a PCA after every token would cost more
+                # than the token itself, so the trajectories follow a few times a second.
+                if time.perf_counter() - projected > RUN_PROJECTION_S:
+                    self._emit_projection()
+                    projected = time.perf_counter()
             progress.report("Generation finished.", 1.0)
         self._emit_trace(request.id, request.action)
         self._emit_followups(stepper.trace)
@@ -158,7 +173,7 @@ class ModelWorker(QObject):
         stepper = self._stepper
         if any(not 0 <= int(i) < self._lm.info.vocab_size for i in request.token_ids):
             raise LogitscopeError("The session's generated tokens do not belong to this model's vocabulary.")
-        progress = self._new_progress()
+        progress = self._new_progress(request.id)
         stepper.max_new_tokens = max(request.max_new_tokens, len(request.token_ids))
         stepper.reset()
         for token_id in request.token_ids:
@@ -196,12 +211,18 @@ class ModelWorker(QObject):
 
         trace = self._stepper.trace
         position = int(np.clip(request.position, 0, trace.n_tokens - 1))
-        lens_ids, lens_probs = lens_at(self._lm, trace, position)
+        lens_ids, lens_probs = lens_at(self._lm, trace, position) if request.lens else (None, None)
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(trace.residual[-1, position]))[None].to(self._lm.device)
             adapter, model = self._lm.adapter, self._lm.model
             logits = adapter.unembedding(model)(adapter.final_norm(model)(x))[0].float().cpu().numpy()
         self.position_ready.emit(m.PositionResult(request.id, request.trace_id, position, logits, lens_ids, lens_probs))
+
+    def _lens(self, request: m.LensRequest) -> None:
+        if request.trace_id != self._trace_id:
+            return  # the trace moved on; the panel asks again for the new one
+        trace = self._stepper.add_lens()
+        self.lens_ready.emit(m.LensResult(request.id, request.trace_id, trace))
 
     def _lens_grid(self, request: m.LensGridRequest) -> None:
         from model_core.lens import lens_grid
@@ -246,7 +267,7 @@ class ModelWorker(QObject):
     def _kv_bench(self, request: m.KvBenchRequest) -> None:
         from model_core.kv_cache_bench import benchmark_kv_cache
 
-        progress = self._new_progress()
+        progress = self._new_progress(request.id)
         bench = benchmark_kv_cache(self._lm, self._stepper.trace.tokens.ids.tolist(), request.n_new, progress)
         self.kv_bench_ready.emit(m.KvBenchResult(request.id, bench))
 

@@ -152,11 +152,12 @@ def _trace(lm, text: str, args) -> int:
 
 def _dump(trace, path: str) -> None:
     try:
+        lens = {"lens_ids": trace.lens_ids, "lens_probs": trace.lens_probs} if trace.has_lens else {}
         np.savez_compressed(
             path, token_ids=trace.tokens.ids, attention=trace.attention, residual=trace.residual,
             queries=trace.queries, keys=trace.keys, values=trace.values, next_logits=trace.next_logits,
-            lens_ids=trace.lens_ids, lens_probs=trace.lens_probs, kv_head_of=trace.kv_head_of,
-            token_text=np.array(trace.tokens.texts, dtype=object).astype(str),
+            kv_head_of=trace.kv_head_of, token_text=np.array(trace.tokens.texts, dtype=object).astype(str),
+            **lens,
         )
     except OSError as exc:
         raise LogitscopeError(f"could not write {path}: {exc.strerror or exc}") from exc

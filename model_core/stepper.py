@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import torch
 from transformers import DynamicCache
 
 from model_core.errors import PromptError
@@ -22,11 +21,13 @@ from model_core.trace import (
     common_prefix,
     encode,
     extend_trace,
+    final_logits,
     forward_capture,
     token_limit,
     token_table,
-    top_k_rows,
+    with_lens,
 )
+from model_core.trace_buffers import TraceBuffers
 
 END_OF_TEXT = "end-of-text"
 MAX_LENGTH = "max-length"
@@ -42,11 +43,14 @@ STOP_MESSAGES = {
 class Stepper:
     """Owns one growing sequence and its KV cache. Not thread-safe: the worker thread owns it."""
 
-    def __init__(self, lm: LoadedModel, max_new_tokens: int = 20) -> None:
+    def __init__(self, lm: LoadedModel, max_new_tokens: int = 20, lens: bool = True) -> None:
+        """`lens=False`: traces come without the logit lens (the window asks `add_lens` after showing them)."""
         self.lm = lm
         self.max_new_tokens = max_new_tokens
+        self.lens = lens
         self._trace: Trace | None = None
         self._cache: DynamicCache | None = None
+        self._buffers = TraceBuffers()  # spare positions, so a step writes one row (trace_buffers.py)
         self._n_prompt = 0
 
     # -- state -------------------------------------------------------------------------------
@@ -87,24 +91,34 @@ class Stepper:
         if self._trace is not None:
             shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
         if shared > 0:
-            prefix = self._truncate(shared)
+            prefix = self._truncate(shared, logits=False)
             capture = forward_capture(self.lm, ids[shared:], past_key_values=self._cache)
-            self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids))
+            self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids),
+                                       buffers=self._buffers)
         else:
             cache = DynamicCache(config=self.lm.model.config)
             capture = forward_capture(self.lm, ids, past_key_values=cache)
             self._cache = cache
+            self._buffers.forget()
             self._trace = build_trace(self.lm, ids, capture, n_prompt=len(ids))
         self._n_prompt = len(ids)
-        return self._trace
+        return self._lensed()
 
     def append(self, token_id: int) -> Trace:
         """Append one token (chosen by the caller) and trace it through the cache."""
         if self.stop_reason is not None:
             return self.trace
         capture = forward_capture(self.lm, [int(token_id)], past_key_values=self._cache)
-        self._trace = extend_trace(self.lm, self.trace, int(token_id), capture)
+        self._trace = extend_trace(self.lm, self.trace, int(token_id), capture, buffers=self._buffers)
+        return self._lensed()
+
+    def add_lens(self) -> Trace:
+        """Give the current trace its logit lens (a no-op when it has one)."""
+        self._trace = with_lens(self.lm, self.trace)
         return self._trace
+
+    def _lensed(self) -> Trace:
+        return self.add_lens() if self.lens else self.trace
 
     def step(self) -> Trace:
         """Greedy: append the most likely token."""
@@ -120,48 +134,40 @@ class Stepper:
         """Remove the last generated token (never a prompt token)."""
         if self.n_new == 0:
             return self.trace
-        return self._truncate(self.trace.n_tokens - 1)
+        self._truncate(self.trace.n_tokens - 1)
+        return self._lensed()
 
     def reset(self) -> Trace:
         """Back to the prompt alone."""
-        return self._truncate(self._n_prompt)
+        self._truncate(self._n_prompt)
+        return self._lensed()
 
-    def _truncate(self, n: int) -> Trace:
+    def _truncate(self, n: int, logits: bool = True) -> Trace:
+        """Keep the first n positions (the cache too); `logits=False` when more tokens follow at once."""
         trace = self.trace
         if n == trace.n_tokens:
             return trace
         self._cache.crop(n - trace.n_tokens)  # transformers 5: a negative count removes that many
+        self._buffers.forget()  # the cut-off positions may still be on screen in the longer trace
         ids = trace.tokens.ids[:n].tolist()
         residual = trace.residual[:, :n]
-        attn_out = trace.attn_out[:, :n]
-        adapter, model = self.lm.adapter, self.lm.model
-        with torch.inference_mode():
-            last = np.concatenate([residual[:, -1], residual[:-1, -1] + attn_out[:, -1]])  # [2L+1, d]
-            x = torch.from_numpy(np.ascontiguousarray(last)).to(self.lm.device)
-            logits = adapter.unembedding(model)(adapter.final_norm(model)(x)).float()
-            n_layers = attn_out.shape[0]
-            all_logprobs = torch.log_softmax(logits, dim=-1).cpu().numpy()
-            lens_logprobs = all_logprobs[: n_layers + 1]
-            next_logits = logits[n_layers].cpu().numpy()
         tokens = token_table(self.lm, ids)
-        lens_ids, lens_probs = top_k_rows(lens_logprobs)
-        mid_ids, mid_probs = top_k_rows(all_logprobs[n_layers + 1 :])
         self._trace = replace(
             trace,
             text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
             tokens=tokens,
             residual=residual,
-            attn_out=attn_out,
+            attn_out=trace.attn_out[:, :n],
             attention=trace.attention[:, :, :n, :n],
             queries=trace.queries[:, :, :n],
             keys=trace.keys[:, :, :n],
             values=trace.values[:, :, :n],
-            next_logits=next_logits,
-            lens_ids=lens_ids,
-            lens_probs=lens_probs,
-            lens_logprobs=lens_logprobs,
-            mid_lens_ids=mid_ids,
-            mid_lens_probs=mid_probs,
+            next_logits=final_logits(self.lm, residual) if logits else trace.next_logits,
+            lens_ids=None,
+            lens_probs=None,
+            lens_logprobs=None,
+            mid_lens_ids=None,
+            mid_lens_probs=None,
             surprisal=None,
         )
         return self._trace

@@ -2,9 +2,9 @@
 
 A Trace is plain numpy plus token metadata, so it crosses from the worker
 thread to the GUI as data. Only the last position's logits are computed (the
-panels need no more at first); per-token surprisal and the logit-lens grid
-over every position are separate, later calls (`lens.py`), so they never delay
-the first picture.
+panels need no more at first); the logit lens at the last position
+(`with_lens`), per-token surprisal and the lens grid over every position are
+separate, later calls (`lens.py`), so they never delay the first picture.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from model_core.errors import PromptError
 from model_core.loading import LoadedModel
 from model_core.token_text import byte_offsets, piece_labels, piece_notes
 from model_core.tokenizer_compare import hf_token_bytes
+from model_core.trace_buffers import TraceBuffers
 
 LENS_TOP_K = 10
 # Attention for every head and pair of positions grows with the square of the length:
@@ -65,11 +66,14 @@ class Trace:
     values: np.ndarray  # [L, KV, T, dh] float32
     kv_head_of: np.ndarray  # [H] int: the key/value head each query head reads (grouped-query attention)
     next_logits: np.ndarray  # [V] float32: logits for the token after the last position
-    lens_ids: np.ndarray  # [L+1, k] int64: top tokens each layer predicts at the last position
-    lens_probs: np.ndarray  # [L+1, k] float32
-    lens_logprobs: np.ndarray  # [L+1, V] float32: the whole lens distribution at the last position
-    mid_lens_ids: np.ndarray  # [L, k] int64: the lens in the middle of each block (after attention, before MLP)
-    mid_lens_probs: np.ndarray  # [L, k] float32
+    # The logit lens at the last position: 2L+1 rows against the whole vocabulary cost more than
+    # the rest of a generation step, so the window gets the trace first and these just after
+    # (`with_lens`); None until then.
+    lens_ids: np.ndarray | None = None  # [L+1, k] int64: top tokens each layer predicts at the last position
+    lens_probs: np.ndarray | None = None  # [L+1, k] float32
+    lens_logprobs: np.ndarray | None = None  # [L+1, V] float32: the whole lens distribution at the last position
+    mid_lens_ids: np.ndarray | None = None  # [L, k] int64: the lens mid-block (after attention, before the MLP)
+    mid_lens_probs: np.ndarray | None = None  # [L, k] float32
     surprisal: np.ndarray | None = None  # [T] float32 bits; NaN for the first token. Filled in later.
     meta: dict = field(default_factory=dict)
 
@@ -101,10 +105,14 @@ class Trace:
         return self.residual[:-1] + self.attn_out
 
     @property
+    def has_lens(self) -> bool:
+        return self.lens_ids is not None
+
+    @property
     def nbytes(self) -> int:
         arrays = (self.residual, self.attn_out, self.attention, self.queries, self.keys, self.values,
                   self.next_logits, self.lens_logprobs)
-        return int(sum(a.nbytes for a in arrays))
+        return int(sum(a.nbytes for a in arrays if a is not None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,15 +188,20 @@ class Capture:
     keys: np.ndarray  # [L, KV, Tq, dh]
     values: np.ndarray  # [L, KV, Tq, dh]
     next_logits: np.ndarray  # [V]
-    lens_logprobs: np.ndarray  # [L+1, V] at the last new position
-    mid_lens_logprobs: np.ndarray  # [L, V] at the last new position, after attention, before the MLP
+
+
+def _unembed(lm: LoadedModel, hidden: torch.Tensor) -> torch.Tensor:
+    """[N, V] float32 logits of the final norm + unembedding applied to [N, d] residual vectors."""
+    adapter, model = lm.adapter, lm.model
+    return adapter.unembedding(model)(adapter.final_norm(model)(hidden)).float()
 
 
 def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Capture:
     """Run the body of the model on `ids` (after any cached positions), recording every stage.
 
-    The unembedding runs on the last position only: the panels need one distribution,
-    and skipping the other T-1 saves most of the cost of a plain forward on long prompts.
+    The unembedding runs on one row, the last position after the last block: the panels need
+    one distribution first. A plain forward unembeds every position; the logit lens (2L+1 rows)
+    follows in `with_lens`.
     """
     model, adapter = lm.model, lm.adapter
     blocks = adapter.blocks(model)
@@ -200,13 +213,7 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
                             use_cache=past_key_values is not None)
         residual = torch.stack(stream)  # [L+1, Tq, d]
         attn_out = torch.stack(attn_stream)  # [L, Tq, d]
-        mid_last = residual[:-1, -1] + attn_out[:, -1]  # [L, d]
-        lens_hidden = adapter.final_norm(model)(torch.cat([residual[:, -1], mid_last]))  # [2L+1, d]
-        all_logits = adapter.unembedding(model)(lens_hidden).float()  # [2L+1, V]
         n_layers = len(blocks)
-        lens_logits = all_logits[: n_layers + 1]
-        lens_logprobs = torch.log_softmax(lens_logits, dim=-1)
-        mid_logprobs = torch.log_softmax(all_logits[n_layers + 1 :], dim=-1)
         capture = Capture(
             residual=residual.float().cpu().numpy(),
             attn_out=attn_out.float().cpu().numpy(),
@@ -214,11 +221,33 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
             queries=torch.stack([record.queries[i] for i in range(n_layers)]).float().cpu().numpy(),
             keys=torch.stack([record.keys[i] for i in range(n_layers)]).float().cpu().numpy(),
             values=torch.stack([record.values[i] for i in range(n_layers)]).float().cpu().numpy(),
-            next_logits=lens_logits[-1].cpu().numpy(),
-            lens_logprobs=lens_logprobs.cpu().numpy(),
-            mid_lens_logprobs=mid_logprobs.cpu().numpy(),
+            next_logits=_unembed(lm, residual[-1:, -1])[0].cpu().numpy(),
         )
     return capture
+
+
+def final_logits(lm: LoadedModel, residual: np.ndarray) -> np.ndarray:
+    """[V] next-token logits from a trace's residual stream [L+1, T, d] (its last position)."""
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(residual[-1, -1:])).to(lm.device)
+        return _unembed(lm, x)[0].cpu().numpy()
+
+
+def with_lens(lm: LoadedModel, trace: Trace) -> Trace:
+    """The trace plus the logit lens at its last position: what each layer, and the middle of
+    each block (after attention, before the MLP), would predict if the model stopped there."""
+    if trace.has_lens:
+        return trace
+    residual_last, attn_out_last = trace.residual[:, -1], trace.attn_out[:, -1]  # [L+1, d], [L, d]
+    n_layers = attn_out_last.shape[0]
+    rows = np.concatenate([residual_last, residual_last[:-1] + attn_out_last])  # [2L+1, d]
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(_unembed(lm, torch.from_numpy(rows).to(lm.device)), dim=-1).cpu().numpy()
+    lens_logprobs = logprobs[: n_layers + 1]
+    lens_ids, lens_probs = top_k_rows(lens_logprobs)
+    mid_ids, mid_probs = top_k_rows(logprobs[n_layers + 1 :])
+    return replace(trace, lens_ids=lens_ids, lens_probs=lens_probs, lens_logprobs=lens_logprobs,
+                   mid_lens_ids=mid_ids, mid_lens_probs=mid_probs)
 
 
 def top_k_rows(logprobs: np.ndarray, k: int = LENS_TOP_K) -> tuple[np.ndarray, np.ndarray]:
@@ -240,8 +269,6 @@ def kv_head_map(lm: LoadedModel) -> np.ndarray:
 
 def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int) -> Trace:
     tokens = token_table(lm, ids)
-    lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
-    mid_ids, mid_probs = top_k_rows(capture.mid_lens_logprobs)
     return Trace(
         model_name=lm.info.name,
         text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
@@ -255,57 +282,46 @@ def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int
         values=capture.values,
         kv_head_of=kv_head_map(lm),
         next_logits=capture.next_logits,
-        lens_ids=lens_ids,
-        lens_probs=lens_probs,
-        lens_logprobs=capture.lens_logprobs,
-        mid_lens_ids=mid_ids,
-        mid_lens_probs=mid_probs,
     )
 
 
-def trace_ids(lm: LoadedModel, ids: list[int], n_prompt: int | None = None) -> Trace:
-    """Trace a sequence of token ids in one forward pass."""
-    return build_trace(lm, ids, forward_capture(lm, ids), n_prompt if n_prompt is not None else len(ids))
+def trace_ids(lm: LoadedModel, ids: list[int], n_prompt: int | None = None, lens: bool = True) -> Trace:
+    """Trace a sequence of token ids in one forward pass (`lens=False`: the logit lens comes later)."""
+    trace = build_trace(lm, ids, forward_capture(lm, ids), n_prompt if n_prompt is not None else len(ids))
+    return with_lens(lm, trace) if lens else trace
 
 
-def run_trace(lm: LoadedModel, text: str, allow_special: bool = False) -> Trace:
+def run_trace(lm: LoadedModel, text: str, allow_special: bool = False, lens: bool = True) -> Trace:
     """Tokenise `text` and trace it: the one call the panels need for a new prompt."""
-    return trace_ids(lm, encode(lm, text, allow_special))
+    return trace_ids(lm, encode(lm, text, allow_special), lens=lens)
 
 
 def extend_trace(lm: LoadedModel, trace: Trace, token_ids: int | list[int], capture: Capture,
-                 n_prompt: int | None = None) -> Trace:
+                 n_prompt: int | None = None, buffers: TraceBuffers | None = None) -> Trace:
     """The trace of `trace` plus new tokens, from a capture of just those positions that used the KV cache.
 
     The model is causal, so the earlier positions' arrays are exactly what a full pass would give.
+    With `buffers` (the stepper's), the new positions are written into spare room rather than
+    every array being copied.
     """
     new = [int(token_ids)] if isinstance(token_ids, int) else [int(i) for i in token_ids]
-    t, n = trace.n_tokens, len(new)
-    attention = np.zeros(trace.attention.shape[:2] + (t + n, t + n), dtype=trace.attention.dtype)
-    attention[:, :, :t, :t] = trace.attention
-    attention[:, :, t:, :] = capture.attention
+    fields = ("residual", "attn_out", "attention", "queries", "keys", "values")
+    old_arrays = {name: getattr(trace, name) for name in fields}
+    new_arrays = {name: getattr(capture, name) for name in fields}
+    if buffers is None:  # a one-off: exactly the room needed
+        arrays = TraceBuffers().extend(old_arrays, new_arrays, limit=0)
+    else:
+        arrays = buffers.extend(old_arrays, new_arrays, limit=token_limit(lm))
     ids = [*trace.tokens.ids.tolist(), *new]
     tokens = token_table(lm, ids)
-    lens_ids, lens_probs = top_k_rows(capture.lens_logprobs)
-    mid_ids, mid_probs = top_k_rows(capture.mid_lens_logprobs)
     return Trace(
         model_name=trace.model_name,
         text=b"".join(tokens.pieces).decode("utf-8", errors="replace"),
         tokens=tokens,
         n_prompt=trace.n_prompt if n_prompt is None else n_prompt,
-        residual=np.concatenate([trace.residual, capture.residual], axis=1),
-        attn_out=np.concatenate([trace.attn_out, capture.attn_out], axis=1),
-        attention=attention,
-        queries=np.concatenate([trace.queries, capture.queries], axis=2),
-        keys=np.concatenate([trace.keys, capture.keys], axis=2),
-        values=np.concatenate([trace.values, capture.values], axis=2),
         kv_head_of=trace.kv_head_of,
         next_logits=capture.next_logits,
-        lens_ids=lens_ids,
-        lens_probs=lens_probs,
-        lens_logprobs=capture.lens_logprobs,
-        mid_lens_ids=mid_ids,
-        mid_lens_probs=mid_probs,
+        **arrays,
     )
 
 

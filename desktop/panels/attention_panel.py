@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from viz.attention_heatmap import AttentionHeatmap
 
@@ -35,8 +36,15 @@ class AttentionPanel(QWidget):
         self.head_box.activated.connect(lambda i: state.select(head=i))
         self.heatmap.row_clicked.connect(lambda row: state.select(position=row))
         state.model_changed.connect(self._on_model_changed)
-        state.trace_changed.connect(self._redraw)
-        state.selection_changed.connect(self._redraw)
+        self._pattern_key: tuple | None = None  # (trace id, layer, head) of the pattern on screen
+        self.gate = RedrawGate(self._redraw, self._key)
+        self.set_shown = self.gate.set_shown
+        state.trace_changed.connect(self.gate.request)
+        state.selection_changed.connect(self.gate.request)
+
+    def _key(self) -> tuple | None:
+        result, sel = self.state.result, self.state.selection
+        return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
 
     def _on_model_changed(self) -> None:
         info = self.state.info
@@ -51,12 +59,15 @@ class AttentionPanel(QWidget):
         if trace is None:
             return
         sel = self.state.selection
-        self.layer_box.setCurrentIndex(sel.layer)
-        self.head_box.setCurrentIndex(sel.head)
-        weights = trace.attention[sel.layer, sel.head].astype(np.float32)  # [T, T]
-        self.heatmap.set_data(weights, list(trace.tokens.labels))
+        pattern = (self.state.result.trace_id, sel.layer, sel.head)
+        if pattern != self._pattern_key:  # a new token alone only moves the outline
+            self._pattern_key = pattern
+            self.layer_box.setCurrentIndex(sel.layer)
+            self.head_box.setCurrentIndex(sel.head)
+            weights = trace.attention[sel.layer, sel.head].astype(np.float32)  # [T, T]
+            self.heatmap.set_data(weights, list(trace.tokens.labels))
+            self.heatmap.set_title(f"Layer {sel.layer} · Head {sel.head}: which earlier tokens each token reads")
         self.heatmap.set_selected_row(sel.position)
-        self.heatmap.set_title(f"Layer {sel.layer} · Head {sel.head}: which earlier tokens each token reads")
         if trace.kv_head_of is not None and self.state.info and self.state.info.n_kv_heads != self.state.info.n_heads:
             self.kv_note.setText(f"shares key/value head {int(trace.kv_head_of[sel.head])}")
         else:

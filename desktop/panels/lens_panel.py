@@ -2,7 +2,8 @@
 
 The per-layer table reads the trace (last position) or the worker's PositionResult
 (any other position); the tracked-token lines read ``trace.lens_logprobs`` (last
-position); the layer × position grid is asked of the worker only while its tab is shown.
+position). The lens at the last position and the layer × position grid are asked of
+the worker only while this panel (and for the grid, its tab) is shown.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from model_core.head_stats import takeover_layer
 from viz.lens_views import ProbabilityTable, TrackPlot
@@ -27,11 +29,14 @@ def _label_of_typed(text: str) -> str:
 
 
 class LensPanel(QWidget):
-    def __init__(self, state: AppState, request_grid: Callable[[int], None], parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, request_grid: Callable[[int], None], request_lens: Callable[[int, int], None],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._request_grid = request_grid
+        self._request_lens = request_lens
         self._grid_asked_for = -1  # trace id the grid was last requested for
+        self._lens_asked: set[tuple[int, int]] = set()  # (trace id, position) the lens was asked for
         self._label_index: dict[str, int] = {}
         self.takeover_layer: int | None = None
 
@@ -83,13 +88,19 @@ class LensPanel(QWidget):
         layout.addWidget(self.tabs)
 
         self.targets.editingFinished.connect(self._redraw_tracks)
-        self.mid.toggled.connect(self._redraw_table)
+        self.gate = RedrawGate(self._redraw_lens, self._key)
+        self.mid.toggled.connect(self.gate.request)
         self.tabs.currentChanged.connect(lambda _i: self._maybe_request_grid())
         state.model_changed.connect(self._on_model_changed)
-        state.trace_changed.connect(self._on_trace_changed)
-        state.selection_changed.connect(self._redraw_table)
-        state.position_changed.connect(self._redraw_table)
+        for changed in (state.trace_changed, state.selection_changed, state.position_changed, state.lens_changed):
+            changed.connect(self.gate.request)
+        state.trace_changed.connect(self._maybe_request_grid)
         state.lens_grid_changed.connect(self._redraw_grid)
+
+    def set_shown(self, shown: bool) -> None:
+        """The dock's `visibilityChanged`: a tab behind another asks the worker for nothing."""
+        self.gate.set_shown(shown)
+        self._maybe_request_grid()
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -101,9 +112,10 @@ class LensPanel(QWidget):
         position = self.state.selection.position
         last = trace.n_tokens - 1
         if position == last:
-            return last, trace.lens_ids, trace.lens_probs
+            return (last, trace.lens_ids, trace.lens_probs) if trace.has_lens else None
         pr = self.state.position_result
-        if pr is not None and pr.trace_id == self.state.result.trace_id and pr.position == position:
+        if (pr is not None and pr.trace_id == self.state.result.trace_id and pr.position == position
+                and pr.lens_ids is not None):
             return position, pr.lens_ids, pr.lens_probs
         return None
 
@@ -131,18 +143,36 @@ class LensPanel(QWidget):
         for i, label in enumerate(self.state.vocab_labels):
             self._label_index.setdefault(label, i)
 
-    def _on_trace_changed(self) -> None:
+    def _key(self) -> tuple | None:
+        result, pr = self.state.result, self.state.position_result
+        if result is None:
+            return None
+        position = self.state.selection.position
+        known = pr is not None and pr.trace_id == result.trace_id and pr.position == position and pr.lens_ids is not None
+        return (result.trace_id, position, result.trace.has_lens, known, self.mid.isChecked())
+
+    def _redraw_lens(self) -> None:
+        result = self.state.result
+        if result is None:
+            return
+        if self.lens_at_selection() is None or not result.trace.has_lens:
+            wanted = (result.trace_id, self.state.selection.position)
+            if not result.trace.has_lens and self.state.selection.position != result.trace.n_tokens - 1:
+                self._ask((result.trace_id, result.trace.n_tokens - 1))  # the tracked lines read the last one
+            self._ask(wanted)
         self._redraw_table()
         self._redraw_tracks()
-        self._maybe_request_grid()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._maybe_request_grid()
+    def _ask(self, key: tuple[int, int]) -> None:
+        if key not in self._lens_asked:
+            if not any(k[0] == key[0] for k in self._lens_asked):
+                self._lens_asked.clear()  # a new trace: forget the old one's
+            self._lens_asked.add(key)
+            self._request_lens(*key)
 
     def _maybe_request_grid(self) -> None:
         result = self.state.result
-        if result is None or not self.isVisible() or self.tabs.currentWidget() is not self.grid_page:
+        if result is None or not self.gate.shown or self.tabs.currentWidget() is not self.grid_page:
             return
         if self._grid_asked_for != result.trace_id:
             self._grid_asked_for = result.trace_id
@@ -184,7 +214,7 @@ class LensPanel(QWidget):
 
     def _redraw_tracks(self) -> None:
         trace = self.state.trace
-        if trace is None:
+        if trace is None or not trace.has_lens:
             return
         text = self.targets.text()
         if text.strip():

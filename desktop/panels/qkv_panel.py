@@ -3,24 +3,72 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from model_core.head_stats import attention_breakdown
 from viz.theme import LIGHT, blend
 from viz.vector_strips import VectorStrips
 
 COLUMNS = ("key position", "token", "q·k", "q·k / √dh", "softmax", "stored weight")
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+class BreakdownModel(QAbstractTableModel):
+    """One row per key: the numbers behind one attention row, formatted only when a row is on screen
+    (a table of items re-measured itself for every cell: a second for a 500-token row)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[str] = []
+        self.columns: tuple[np.ndarray, ...] = ()  # dots, scaled, weights, stored: [rows] each
+        self.top = 1.0
+
+    def set_rows(self, labels: list[str], dots: np.ndarray, scaled: np.ndarray, weights: np.ndarray,
+                 stored: np.ndarray) -> None:
+        self.beginResetModel()
+        self.labels, self.columns = labels, (dots, scaled, weights, stored)
+        self.top = float(weights.max()) if len(weights) else 1.0
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.labels)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        row, column = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return str(row)
+            if column == 1:
+                return self.labels[row]
+            value = self.columns[column - 2][row]
+            return f"{value:.4f}" if column >= 4 else f"{value:.3f}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 2:
+            return _RIGHT
+        if role == Qt.ItemDataRole.BackgroundRole and column == 4:
+            return blend(LIGHT.background, LIGHT.weight_tint, self.columns[2][row] / self.top)
+        return None
+
+    def cell_text(self, row: int, column: int) -> str:
+        return self.data(self.index(row, column))
 
 
 class QKVPanel(QWidget):
@@ -32,8 +80,9 @@ class QKVPanel(QWidget):
         self.kv_note = QLabel()
         self.strips = VectorStrips()
         self.check = QLabel()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.rows = BreakdownModel()
+        self.table = QTableView()
+        self.table.setModel(self.rows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
@@ -54,26 +103,19 @@ class QKVPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.kv_note)
         layout.addWidget(splitter, 1)
-        self._dirty = True
+        self.gate = RedrawGate(self.redraw, self._key)
+        self.set_shown = self.gate.set_shown
+        state.trace_changed.connect(self.gate.request)
+        state.selection_changed.connect(self.gate.request)
 
-        state.trace_changed.connect(self._invalidate)
-        state.selection_changed.connect(self._invalidate)
-
-    def _invalidate(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.redraw()
+    def _key(self) -> tuple | None:
+        result, sel = self.state.result, self.state.selection
+        return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
 
     def redraw(self) -> None:
         trace = self.state.trace
         if trace is None:
             return
-        self._dirty = False
         sel = self.state.selection
         layer, head, position = sel.layer, sel.head, sel.position
         group = int(trace.kv_head_of[head])
@@ -98,15 +140,5 @@ class QKVPanel(QWidget):
         self.check.setText(f"Row {position} of the attention pattern: softmax(q·kⱼ / √{dh}) over keys 0…{position}. "
                            f"Largest difference from the stored weights: {gap:.1e}"
                            + ("" if gap < 1e-2 else "  (this model scales or masks differently)"))
-        self.table.setRowCount(position + 1)
-        top = float(self.weights.max()) if len(self.weights) else 1.0
-        for j in range(position + 1):
-            cells = (str(j), self.state.label(int(trace.tokens.ids[j])), f"{self.dots[j]:.3f}",
-                     f"{self.scaled[j]:.3f}", f"{self.weights[j]:.4f}", f"{self.stored[j]:.4f}")
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c >= 2:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if c == 4:
-                    item.setBackground(blend(LIGHT.background, LIGHT.weight_tint, self.weights[j] / top))
-                self.table.setItem(j, c, item)
+        labels = [self.state.label(int(i)) for i in trace.tokens.ids[: position + 1]]
+        self.rows.set_rows(labels, self.dots, self.scaled, self.weights, self.stored)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QSplitter, QVBoxLayout, QWidget
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from model_core.bpe_merges import bpe_steps_from_ranks, merge_table, pretokenize
 from model_core.token_text import piece_labels
@@ -60,28 +61,30 @@ class TokenizerPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
-        self._dirty = True
         self._text: str | None = None
+        self._drawn_trace = -1  # trace id the chips show
 
         self.chips["model"].chip_clicked.connect(lambda i: state.select(position=i))
-        state.trace_changed.connect(self._invalidate)
-        state.selection_changed.connect(self._on_selection_changed)
+        self.gate = RedrawGate(self._redraw, self._key)
+        self.set_shown = self.gate.set_shown
+        state.trace_changed.connect(self.gate.request)
+        state.selection_changed.connect(self.gate.request)
 
-    def _invalidate(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.redraw()
+    def _key(self) -> tuple | None:
+        result = self.state.result
+        return None if result is None else (result.trace_id, self.state.selection.position)
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
+    def _redraw(self) -> None:
+        if self.state.result is not None and self.state.result.trace_id != self._drawn_trace:
             self.redraw()
+        else:
+            self._on_selection_changed()
 
     def redraw(self) -> None:
         trace = self.state.trace
         if trace is None:
             return
-        self._dirty = False
+        self._drawn_trace = self.state.result.trace_id
         model_name = self.state.info.name if self.state.info else "model"
         tokens = trace.tokens
         self.chips["model"].set_tokens(list(tokens.labels), [int(i) for i in tokens.ids], list(tokens.notes))
@@ -97,7 +100,7 @@ class TokenizerPanel(QWidget):
 
     def _on_selection_changed(self) -> None:
         trace = self.state.trace
-        if trace is None or self._dirty:
+        if trace is None or self.state.result.trace_id != self._drawn_trace:
             return
         position = self.state.selection.position
         self.chips["model"].set_selected(position)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from model_core.projection import PER_LAYER, SHARED
 from viz.layer_slider import LayerSlider
@@ -37,23 +38,34 @@ class TrajectoryPanel(QWidget):
         self.basis.activated.connect(lambda _i: self._request_basis(self.basis.currentData()))
         self.plot.point_clicked.connect(lambda i: state.select(position=i))
         state.model_changed.connect(self._on_model_changed)
-        state.projection_changed.connect(self._on_projection)
+        self.gate = RedrawGate(self._on_projection, self._projection_key)
+        self.set_shown = self.gate.set_shown
+        state.projection_changed.connect(self.gate.request)
         state.selection_changed.connect(self._on_selection)
 
     def _on_model_changed(self) -> None:
         self.slider.set_maximum(self.state.info.n_layers)
         self.slider.set_layer(0)
 
+    def _projection_key(self) -> tuple | None:
+        projection, result = self.state.projection, self.state.result
+        if projection is None or result is None:
+            return None
+        return (projection.trace_id, projection.basis, result.trace_id)
+
     def _on_projection(self) -> None:
         trace, projection = self.state.trace, self.state.projection
         if trace is None or projection is None or projection.points.shape[1] != trace.n_tokens:
             return
         self.plot.set_data(projection.points, list(trace.tokens.labels))
-        self.plot.set_layer(self.slider.layer())
-        self.plot.set_trails(self.trails.isChecked())
+        if self.plot.layer() != self.slider.layer():  # each of these redraws the whole plot
+            self.plot.set_layer(self.slider.layer())
         self._on_selection()
 
     def _on_selection(self) -> None:
-        trace = self.state.trace
-        if trace is not None:
-            self.plot.set_selected(self.state.selection.position)
+        """Only a new position moves the highlight; layer and head changes mean nothing here."""
+        if self.gate.stale or not self.gate.shown:
+            return  # drawn in full when the tab comes back
+        position, projection = self.state.selection.position, self.state.projection
+        if projection is not None and self.plot.selected() != position and position < projection.points.shape[1]:
+            self.plot.set_selected(position)

@@ -11,3 +11,10 @@ def raise_dock(window, key: str):
     dock.show()
     dock.raise_()
     return dock
+
+
+def show_lens(window, qtbot):
+    """Raise the logit-lens panel and wait for the lens it asks the worker for; returns the trace."""
+    raise_dock(window, "lens")
+    qtbot.waitUntil(lambda: window.state.trace.has_lens, timeout=60_000)
+    return window.state.trace

@@ -8,15 +8,18 @@ from PySide6.QtCore import Qt
 
 from model_core.bpe_merges import bpe_steps_from_ranks, merge_table
 from model_core.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
-from tests.desktop.helpers import CAPITAL, raise_dock
+from tests.desktop.helpers import CAPITAL, raise_dock, show_lens
 
 pytestmark = pytest.mark.builtin
 
 
 def test_logit_lens_table_takeover_and_tracking(make_window, qtbot):
     window = make_window(prompt=CAPITAL)
-    state, trace = window.state, window.state.trace
-    raise_dock(window, "lens")
+    state = window.state
+    # The lens (2L+1 rows against the whole vocabulary) is computed only once its panel shows.
+    assert not state.trace.has_lens
+    trace = show_lens(window, qtbot)
+    assert state.result.trace_id == window.worker._trace_id  # same trace, now with its lens
     panel = window.lens_panel
     last = trace.n_tokens - 1
     assert state.selection.position == last
@@ -81,8 +84,9 @@ def test_qkv_softmax_equals_the_attention_row(make_window, qtbot):
     np.testing.assert_allclose(panel.dots, trace.keys[5, g, :10] @ trace.queries[5, 4, 9], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(panel.scaled, panel.dots / np.sqrt(trace.queries.shape[-1]))
     np.testing.assert_allclose(panel.weights, trace.attention[5, 4, 9, :10].astype(np.float64), atol=2e-3)
-    assert panel.table.rowCount() == 10
-    assert panel.table.item(9, 1).text() == state.label(int(trace.tokens.ids[9]))
+    assert panel.rows.rowCount() == 10
+    assert panel.rows.cell_text(9, 1) == state.label(int(trace.tokens.ids[9]))
+    assert panel.rows.cell_text(9, 4) == f"{panel.weights[9]:.4f}"
     assert f"query head 4 reads key/value head {g}" in panel.kv_note.text()
 
 
@@ -113,6 +117,7 @@ def test_heads_grid_table_and_click(make_window, qtbot):
     qtbot.mouseClick(panel.grid.viewport(), Qt.MouseButton.LeftButton,
                      pos=panel.grid.head_center(12, 6).toPoint())
     assert (state.selection.layer, state.selection.head) == (12, 6)
+    raise_dock(window, "attention")  # it shares the heads panel's tab area; it redraws when raised
     assert window.attention_panel.head_box.currentIndex() == 6
 
     # Hiding the sink zeroes key 0 and renormalises rows.
@@ -145,8 +150,7 @@ def test_tokenizer_counts_and_bpe_steps(make_window, qtbot):
 
 def test_logit_lens_mid_layer_rows(make_window, qtbot):
     window = make_window(prompt=CAPITAL)
-    trace = window.state.trace
-    raise_dock(window, "lens")
+    trace = show_lens(window, qtbot)
     panel = window.lens_panel
     panel.mid.setChecked(True)
     table = panel.table

@@ -68,8 +68,11 @@ def test_trace_npz_and_token_csv(make_window, qtbot, tmp_path):
     T, L, H = trace.n_tokens, trace.n_layers, trace.n_heads
     assert T == 13
 
+    assert not trace.has_lens  # computed on demand: the export asks for it
     path = export_actions.export_trace_npz(window, tmp_path / "trace")
     assert path.name == "trace.npz"
+    trace = state.trace
+    assert trace.has_lens
     with np.load(path, allow_pickle=False) as data:
         assert set(data.files) == {"token_ids", "attention", "residual", "queries", "keys", "values", "next_logits",
                                    "lens_ids", "lens_probs", "kv_head_of", "token_text"}
