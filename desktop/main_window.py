@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop import export_actions, help_dialogs, lessons, presentation, sessions, themes
 from desktop import messages as m
+from desktop.panels import redraw_gate
 from desktop.panels.anatomy_panel import AnatomyPanel
 from desktop.panels.attention_panel import AttentionPanel
 from desktop.panels.distribution_panel import DistributionPanel
@@ -381,6 +382,7 @@ class MainWindow(QMainWindow):
         self._pending_step_id = request.id
         if action == m.RUN:
             self._running_id = request.id
+            redraw_gate.stagger(True)  # panels redraw one per event-loop turn while it runs
             self.generation_panel.set_running(True)
             self._show_busy("Generating…", cancellable=True)
         self.request.emit(request)
@@ -484,6 +486,7 @@ class MainWindow(QMainWindow):
 
     def _end_run(self) -> None:
         self._running_id = 0
+        redraw_gate.stagger(False)
         self.generation_panel.set_running(False)
         self._hide_busy()
 
@@ -558,6 +561,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel work, stop the worker thread and wait for it, so nothing runs after the window."""
+        if self._running_id:
+            redraw_gate.stagger(False, draw=False)
         if self.thread_.isRunning():
             self.worker.cancel()
             self.thread_.quit()

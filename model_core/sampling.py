@@ -52,26 +52,52 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return (e / e.sum()).astype(np.float32)
 
 
+def _leading(scaled: np.ndarray, m: int) -> np.ndarray:
+    """At least the m most likely ids, in the order a stable descending sort of all of them gives
+    (ties: lower id first; every id tied with the m-th is included, so nothing left out outranks
+    anything returned)."""
+    if m >= len(scaled):
+        return np.argsort(-scaled, kind="stable")
+    threshold = np.partition(scaled, len(scaled) - m)[len(scaled) - m]  # the m-th largest
+    ids = np.flatnonzero(scaled >= threshold)  # ascending, so the stable sort keeps lower ids first
+    return ids[np.argsort(-scaled[ids], kind="stable")]
+
+
 def shape_distribution(logits: np.ndarray, settings: SamplingSettings) -> Distribution:
-    """Apply temperature, then top-k, then top-p (nucleus), as Hugging Face's samplers do."""
+    """Apply temperature, then top-k, then top-p (nucleus), as Hugging Face's samplers do.
+
+    Only the leading tokens are sorted (a full sort of a 50k vocabulary costs more than the rest
+    and runs on every redraw): top-p keeps the smallest prefix of the sorted order whose mass
+    reaches p, so the prefix is grown until it does.
+    """
     settings = settings.validated()
     logits = np.asarray(logits, dtype=np.float32)
+    vocab = len(logits)
     greedy = settings.temperature == 0
     scaled = softmax(logits if greedy else logits / settings.temperature)
-    kept = np.ones(len(logits), dtype=bool)
-    order = np.argsort(-scaled, kind="stable")
+    kept = np.ones(vocab, dtype=bool)
     if greedy:
         kept[:] = False
-        kept[order[0]] = True
+        kept[int(np.argmax(scaled))] = True
     else:
-        if settings.top_k > 0 and settings.top_k < len(logits):
-            kept[order[settings.top_k :]] = False
-        if settings.top_p < 1.0:
-            cumulative = np.cumsum(scaled[order].astype(np.float64))
-            # keep the smallest prefix whose mass reaches top_p (always at least one token);
-            # the tolerance keeps a prefix that sums to exactly top_p from losing to float rounding
-            cutoff = int(np.searchsorted(cumulative, settings.top_p - 1e-6, side="left")) + 1
-            kept[order[cutoff:]] = False
+        limit = settings.top_k if 0 < settings.top_k < vocab else vocab
+        if limit < vocab or settings.top_p < 1.0:
+            m = limit if settings.top_p >= 1.0 else min(limit, 256)
+            while True:
+                order = _leading(scaled, m)
+                n_keep = min(limit, len(order))
+                if settings.top_p < 1.0:
+                    cumulative = np.cumsum(scaled[order].astype(np.float64))
+                    # keep the smallest prefix whose mass reaches top_p (always at least one token);
+                    # the tolerance keeps a prefix that sums to exactly top_p from losing to float rounding
+                    cutoff = int(np.searchsorted(cumulative, settings.top_p - 1e-6, side="left")) + 1
+                    if cutoff > len(order) and m < limit:
+                        m = min(limit, m * 8)  # the mass is spread out: look further down
+                        continue
+                    n_keep = min(n_keep, cutoff)
+                break
+            kept[:] = False
+            kept[order[:n_keep]] = True
     shaped = np.where(kept, scaled, 0.0).astype(np.float64)
     shaped = (shaped / shaped.sum()).astype(np.float32)
     return Distribution(logits=logits, scaled=scaled, shaped=shaped, kept=kept)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.presets import load_sentences
 from desktop.state import AppState
 from viz.token_chips import TokenChips
@@ -75,11 +76,13 @@ class PromptPanel(QWidget):
         self.run_button.clicked.connect(self.submit)
         self.allow_special.toggled.connect(self.submit)
         self.presets.activated.connect(self._on_preset)
-        self.tint.activated.connect(lambda _i: self._on_selection_changed())
         self.chips.chip_clicked.connect(lambda i: state.select(position=i))
-        state.trace_changed.connect(self._on_trace_changed)
-        state.selection_changed.connect(self._on_selection_changed)
-        state.surprisal_changed.connect(self._on_trace_changed)
+        self._chips_key: tuple | None = None  # (trace id, surprisal's trace id) the chips were built for
+        self.gate = RedrawGate(self._redraw, self._key)
+        self.set_shown = self.gate.set_shown
+        self.tint.activated.connect(lambda _i: self.gate.request())
+        for changed in (state.trace_changed, state.selection_changed, state.surprisal_changed):
+            changed.connect(self.gate.request)
         self._update_text_counts()
 
     # -- actions -------------------------------------------------------------------------------
@@ -118,6 +121,23 @@ class PromptPanel(QWidget):
         trace = self.state.trace
         tokens = f"{trace.n_tokens} tokens" if trace is not None else "– tokens"
         self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
+
+    def _key(self) -> tuple | None:
+        result, sel, surprisal = self.state.result, self.state.selection, self.state.surprisal
+        if result is None:
+            return None
+        return (result.trace_id, surprisal.trace_id if surprisal else None, sel, self.tint.currentData())
+
+    def _redraw(self) -> None:
+        result, surprisal = self.state.result, self.state.surprisal
+        if result is None:
+            return
+        chips_key = (result.trace_id, surprisal.trace_id if surprisal else None)
+        if chips_key != self._chips_key:
+            self._chips_key = chips_key
+            self._on_trace_changed()
+        else:
+            self._on_selection_changed()
 
     def _on_trace_changed(self) -> None:
         trace = self.state.trace

@@ -7,13 +7,62 @@ feeds it the dock's `visibilityChanged` (widgets in tabs behind another still
 report `isVisible()`), and the gate redraws on `request()` only when the panel's
 key (the ids and selection it draws from) differs from the last one drawn. A gate
 hidden when asked remembers, and redraws when its tab comes to the front.
+
+While the window runs generation to the end, every panel would redraw in one go a few
+times a second; `stagger()` makes the gates queue instead, and one panel redraws per
+turn of the event loop, so the window answers clicks and keys in between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from PySide6.QtCore import QTimer
+
 _NEVER = object()
+
+
+class _Stagger:
+    """Gates waiting to redraw, one per event-loop turn, while `active`."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.waiting: list[RedrawGate] = []
+        self.timer: QTimer | None = None
+
+    def add(self, gate: RedrawGate) -> None:
+        if gate not in self.waiting:
+            self.waiting.append(gate)
+        if self.timer is None:
+            self.timer = QTimer(singleShot=True, interval=0)
+            self.timer.timeout.connect(self.next)
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def next(self) -> None:
+        if self.waiting:
+            self.waiting.pop(0).draw_if_changed()
+        if self.waiting and self.timer is not None:
+            self.timer.start()
+
+    def finish(self, draw: bool) -> None:
+        """Back to drawing at once; whatever waits is drawn now (or dropped: the window is closing)."""
+        self.active = False
+        while self.waiting:
+            gate = self.waiting.pop(0)
+            if draw:
+                gate.draw_if_changed()
+
+
+_stagger = _Stagger()
+
+
+def stagger(active: bool, draw: bool = True) -> None:
+    """Start (Run to end) or stop spreading redraws over event-loop turns."""
+    if active:
+        _stagger.active = True
+    else:
+        _stagger.finish(draw)
 
 
 class RedrawGate:
@@ -34,10 +83,25 @@ class RedrawGate:
         key = self._key()
         if not force and key == self._drawn:
             return False
+        if _stagger.active and not force:
+            _stagger.add(self)  # drawn on a later turn, with whatever is newest then
+            return False
+        self._draw(key)
+        return True
+
+    def draw_if_changed(self) -> None:
+        """A staggered turn: draw now, unless hidden meanwhile or already up to date."""
+        if not self.shown:
+            self.stale = True
+            return
+        key = self._key()
+        if key != self._drawn:
+            self._draw(key)
+
+    def _draw(self, key: Hashable) -> None:
         self.stale = False
         self._drawn = key
         self._redraw()
-        return True
 
     def invalidate(self) -> None:
         """Forget what was drawn: the next request redraws (new trace, new model, new theme)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.sampling import SamplingSettings, draw, draw_many, rng_for, shape_distribution
+from model_core.sampling import SamplingSettings, draw, draw_many, rng_for, shape_distribution, softmax
 
 LOGITS = np.log(np.array([0.5, 0.25, 0.15, 0.07, 0.03], dtype=np.float32))
 
@@ -57,3 +57,36 @@ def test_seeded_draws_repeat_and_follow_probabilities():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         shape_distribution(LOGITS, bad)
+
+
+def _kept_by_full_sort(logits: np.ndarray, st: SamplingSettings) -> np.ndarray:
+    """The textbook filter: one stable descending sort of the whole vocabulary."""
+    logits = np.asarray(logits, dtype=np.float32)
+    scaled = softmax(logits if st.temperature == 0 else logits / st.temperature)
+    order = np.argsort(-scaled, kind="stable")
+    kept = np.zeros(len(logits), dtype=bool)
+    if st.temperature == 0:
+        kept[order[0]] = True
+        return kept
+    n = st.top_k if 0 < st.top_k < len(logits) else len(logits)
+    if st.top_p < 1.0:
+        cumulative = np.cumsum(scaled[order].astype(np.float64))
+        n = min(n, int(np.searchsorted(cumulative, st.top_p - 1e-6, side="left")) + 1)
+    kept[order[:n]] = True
+    return kept
+
+
+def test_partial_sort_keeps_exactly_what_a_full_sort_keeps():
+    """Only the leading tokens are sorted; ties, flat and peaked distributions keep the same set."""
+    rng = np.random.default_rng(0)
+    for trial in range(600):
+        vocab = int(rng.choice([5, 300, 5000, 50257]))
+        logits = rng.normal(size=vocab) * rng.choice([0.1, 1.0, 5.0, 20.0])
+        if trial % 3 == 1:
+            logits = np.round(logits)  # many ties
+        elif trial % 3 == 2:
+            logits[:] = 0.0  # flat: top-p must look far down
+        st = SamplingSettings(float(rng.choice([0.0, 0.5, 1.0, 2.0])), int(rng.choice([0, 1, 3, 40, 1000, vocab + 5])),
+                              float(rng.choice([1.0, 0.99, 0.9, 0.5, 0.1])))
+        np.testing.assert_array_equal(shape_distribution(logits, st).kept, _kept_by_full_sort(logits, st),
+                                      err_msg=f"trial {trial}: {st}, vocab {vocab}")
