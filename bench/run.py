@@ -43,7 +43,7 @@ def collect(quick: bool, log) -> list[dict]:
         ("trace and generation on CPU", lambda: rows_trace.cpu_rows(quick)),
         ("trace and generation on CUDA", lambda: rows_trace.cuda_rows(quick)),
         ("window: redraw and responsiveness", lambda: rows_process.gui_rows(quick)),
-        ("start-up", lambda: [rows_process.startup_row(quick)]),
+        ("start-up", lambda: rows_process.startup_rows(quick)),
         ("memory", lambda: rows_process.memory_rows(quick)),
     ]
     for title, fn in sections:

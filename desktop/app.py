@@ -26,13 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_torch() -> None:
-    import torch
-
-    # Process-wide and set once: leave one core to the GUI thread so the window stays responsive.
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-
-
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.smoke_test:
@@ -48,7 +41,6 @@ def run_app(argv: Sequence[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Logitscope")
     app.setOrganizationName("Logitscope")
-    _configure_torch()
     notifier = error_reporting.ErrorNotifier()
     error_reporting.install(notifier)
     window = MainWindow(model=args.model, device=args.device, prompt=args.prompt,

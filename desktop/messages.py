@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model_core.loading import ModelInfo
+from model_core.model_info import ModelInfo
 from model_core.sampling import SamplingSettings
-from model_core.trace import Trace
+from model_core.trace_types import Trace
 
 _ids = itertools.count(1)
 

@@ -5,7 +5,10 @@ The packaged app runs this too, so it checks what a user would see, not internal
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 
 from PySide6.QtCore import QTimer
 
@@ -61,13 +64,26 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
         outcome["message"] = message
         app.quit()
 
+    # LOGITSCOPE_T0 (seconds since the epoch, set by whoever started the process, e.g. the
+    # benchmark) turns on a line of start-up timings: window shown, first trace, trajectories.
+    t0 = float(os.environ.get("LOGITSCOPE_T0", "nan"))
+    marks: dict[str, float] = {}
+
+    def mark(name: str) -> None:
+        marks.setdefault(name, time.time() - t0)
+
+    window.state.trace_changed.connect(lambda: QTimer.singleShot(0, lambda: mark("trace")))
+    window.state.projection_changed.connect(lambda: QTimer.singleShot(0, lambda: mark("trajectories")))
     window.state.projection_changed.connect(lambda: QTimer.singleShot(0, check))
     window.worker.failed.connect(failed)
     QTimer.singleShot(timeout_ms, app.quit)
     window.resize(1600, 1000)
     window.show()
+    QTimer.singleShot(0, lambda: mark("window"))
     app.exec()
     window.shutdown()
     stream = sys.stdout if outcome["code"] == 0 else sys.stderr
     print(f"logitscope smoke test: {outcome['message']}", file=stream)
+    if marks and t0 == t0:  # not NaN
+        print("startup timings: " + json.dumps({k: round(v, 3) for k, v in marks.items()}), file=stream)
     return outcome["code"]

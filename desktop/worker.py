@@ -9,6 +9,7 @@ before they run, and long work (load, run-to-end) can be cancelled.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -126,12 +127,20 @@ class ModelWorker(QObject):
             raise TypeError(f"unknown request {request!r}")
 
     def _load(self, request: m.LoadRequest) -> None:
+        progress = self._new_progress(request.id)
+        progress.report("Starting the model engine (torch, transformers)…", -1.0)
+        # torch and transformers are imported here, in this thread, the first time: the window is
+        # already on screen meanwhile (nothing the GUI thread imports pulls them in).
+        import torch
+
         from model_core.loading import load_model
         from model_core.stepper import Stepper
+        from model_core.vocab_labels import vocab_labels
 
-        progress = self._new_progress(request.id)
+        # Process-wide: leave one core to the GUI thread so the window stays responsive.
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         lm = load_model(request.spec, device=request.device, progress=progress)
-        labels = _vocab_labels(lm)
+        labels = vocab_labels(lm.tokenizer, lm.info.vocab_size)
         self._lm, self._stepper = lm, Stepper(lm, lens=False)  # the lens is asked for (`_lens`) when shown
         self.loaded.emit(m.LoadedResult(request.id, lm.info, labels, lm.eos_ids))
 
@@ -270,24 +279,3 @@ class ModelWorker(QObject):
         progress = self._new_progress(request.id)
         bench = benchmark_kv_cache(self._lm, self._stepper.trace.tokens.ids.tolist(), request.n_new, progress)
         self.kv_bench_ready.emit(m.KvBenchResult(request.id, bench))
-
-
-
-def _vocab_labels(lm) -> tuple[str, ...]:
-    """A readable label for every id, computed once per model so the GUI never needs the tokenizer."""
-    from model_core.token_text import piece_labels
-    from model_core.tokenizer_compare import hf_token_bytes
-
-    tokenizer = lm.tokenizer
-    size = max(lm.info.vocab_size, len(tokenizer))
-    special = set(tokenizer.all_special_ids)
-    ids = [i for i in range(size) if i not in special and i < len(tokenizer)]
-    labels = ["" for _ in range(size)]
-    for i, label in zip(ids, piece_labels(hf_token_bytes(tokenizer, ids)), strict=True):
-        labels[i] = label
-    for i in special:
-        if i < size:
-            labels[i] = tokenizer.convert_ids_to_tokens(i)
-    for i in range(len(tokenizer), size):
-        labels[i] = f"‹unused {i}›"
-    return tuple(labels)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from model_core.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn a user's device choice into a torch device, refusing ones this machine lacks."""
+    import torch
+
     name = (name or "auto").strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -33,6 +38,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def describe_device(device: torch.device) -> str:
     """A short human label, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+    import torch
+
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":

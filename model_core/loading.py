@@ -20,42 +20,10 @@ from model_core.adapters import ArchitectureAdapter, adapter_for
 from model_core.capture import ATTN_IMPLEMENTATION
 from model_core.devices import describe_device, resolve_device
 from model_core.errors import Cancelled, ModelLoadError, UnsupportedModelError
+from model_core.model_info import BUILTIN, GPT2_FAMILY, ModelInfo
 from model_core.progress import Progress, silent
 
-BUILTIN = "builtin"
-GPT2_FAMILY = ("gpt2", "distilgpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab.json", "LICENSE*"]
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """The facts the model picker shows; plain data so it can cross threads."""
-
-    name: str
-    source: str  # "builtin", a hub id, or a folder path
-    architecture: str
-    model_type: str
-    n_layers: int
-    n_heads: int
-    n_kv_heads: int
-    d_model: int
-    d_head: int
-    d_mlp: int
-    vocab_size: int
-    n_params: int
-    context_length: int
-    device: str
-    dtype: str
-    tied_embeddings: bool
-    licence: str
-
-    def summary(self) -> str:
-        kv = f" ({self.n_kv_heads} key/value)" if self.n_kv_heads != self.n_heads else ""
-        return (
-            f"{self.name}: {self.n_layers} layers, {self.n_heads} heads{kv}, width {self.d_model}, "
-            f"vocabulary {self.vocab_size:,}, {self.n_params / 1e6:.0f}M parameters, "
-            f"context {self.context_length:,}, {self.device}"
-        )
 
 
 @dataclass

@@ -13,7 +13,6 @@ are sign-aligned to the previous layer's to limit flips).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 SHARED = "shared"
 PER_LAYER = "per-layer"
@@ -21,6 +20,8 @@ PER_LAYER = "per-layer"
 
 def project_residual(residual: np.ndarray, basis: str = SHARED) -> np.ndarray:
     """[L+1, T, d] -> [L+1, T, 2] token positions per layer."""
+    from sklearn.decomposition import PCA  # imported here: the window names the bases before sklearn loads
+
     n_layers1, t, d = residual.shape
     x = residual.astype(np.float64)
     x = x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-8)

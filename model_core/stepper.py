@@ -15,6 +15,7 @@ from transformers import DynamicCache
 from model_core.errors import PromptError
 from model_core.loading import LoadedModel
 from model_core.sampling import SamplingSettings, draw, rng_for, shape_distribution
+from model_core.stop_reasons import CONTEXT_FULL, END_OF_TEXT, MAX_LENGTH, STOP_MESSAGES  # noqa: F401
 from model_core.trace import (
     Trace,
     build_trace,
@@ -28,16 +29,6 @@ from model_core.trace import (
     with_lens,
 )
 from model_core.trace_buffers import TraceBuffers
-
-END_OF_TEXT = "end-of-text"
-MAX_LENGTH = "max-length"
-CONTEXT_FULL = "context-full"
-
-STOP_MESSAGES = {
-    END_OF_TEXT: "Stopped: the model produced its end-of-text token.",
-    MAX_LENGTH: "Stopped: reached the maximum number of new tokens.",
-    CONTEXT_FULL: "Stopped: the sequence reached the longest length that can be traced.",
-}
 
 
 class Stepper:

@@ -10,7 +10,7 @@ separate, later calls (`lens.py`), so they never delay the first picture.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -21,98 +21,12 @@ from model_core.loading import LoadedModel
 from model_core.token_text import byte_offsets, piece_labels, piece_notes
 from model_core.tokenizer_compare import hf_token_bytes
 from model_core.trace_buffers import TraceBuffers
+from model_core.trace_types import TokenTable, Trace
 
 LENS_TOP_K = 10
 # Attention for every head and pair of positions grows with the square of the length:
 # 1024 tokens of SmolLM2 (30 layers x 9 heads) is already 570 MB of float16 weights.
 MAX_TRACE_TOKENS = int(os.environ.get("LOGITSCOPE_MAX_TOKENS", "1024"))
-
-
-@dataclass(frozen=True)
-class TokenTable:
-    """Token metadata: what each position is, as text a person can read."""
-
-    ids: np.ndarray  # [T] int64
-    pieces: tuple[bytes, ...]  # exact bytes of each token ("" for control tokens such as BOS)
-    labels: tuple[str, ...]  # readable: visible spaces, hex for partial UTF-8
-    notes: tuple[str, ...]  # tooltip text (e.g. which character a byte piece belongs to)
-    offsets: np.ndarray  # [T, 2] byte offsets into `text.encode()`
-    special: np.ndarray  # [T] bool: a control token, not text
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def texts(self) -> list[str]:
-        """Each token's exact text (leading spaces kept), partial UTF-8 decoded with replacement."""
-        return [p.decode("utf-8", errors="replace") for p in self.pieces]
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Everything one forward pass computed for a sequence (batch 1). Shapes use
-    L layers, H query heads, KV key/value heads, T tokens, d width, dh head width, V vocabulary."""
-
-    model_name: str
-    text: str  # the text the tokens spell (prompt + generated)
-    tokens: TokenTable
-    n_prompt: int  # tokens [0, n_prompt) came from the prompt, the rest were generated
-    residual: np.ndarray  # [L+1, T, d] float32: 0 = embeddings, l = after block l (before the final norm)
-    attn_out: np.ndarray  # [L, T, d] float32: what layer l's attention added; residual[l] + attn_out[l] is
-    #                       the stream in the middle of block l (after attention, before the MLP)
-    attention: np.ndarray  # [L, H, T, T] float16, row = query, causal: zero above the diagonal
-    queries: np.ndarray  # [L, H, T, dh] float32 (after RoPE where the model uses it)
-    keys: np.ndarray  # [L, KV, T, dh] float32
-    values: np.ndarray  # [L, KV, T, dh] float32
-    kv_head_of: np.ndarray  # [H] int: the key/value head each query head reads (grouped-query attention)
-    next_logits: np.ndarray  # [V] float32: logits for the token after the last position
-    # The logit lens at the last position: 2L+1 rows against the whole vocabulary cost more than
-    # the rest of a generation step, so the window gets the trace first and these just after
-    # (`with_lens`); None until then.
-    lens_ids: np.ndarray | None = None  # [L+1, k] int64: top tokens each layer predicts at the last position
-    lens_probs: np.ndarray | None = None  # [L+1, k] float32
-    lens_logprobs: np.ndarray | None = None  # [L+1, V] float32: the whole lens distribution at the last position
-    mid_lens_ids: np.ndarray | None = None  # [L, k] int64: the lens mid-block (after attention, before the MLP)
-    mid_lens_probs: np.ndarray | None = None  # [L, k] float32
-    surprisal: np.ndarray | None = None  # [T] float32 bits; NaN for the first token. Filled in later.
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n_tokens(self) -> int:
-        return len(self.tokens)
-
-    @property
-    def n_layers(self) -> int:
-        return self.attention.shape[0]
-
-    @property
-    def n_heads(self) -> int:
-        return self.attention.shape[1]
-
-    @property
-    def next_probs(self) -> np.ndarray:
-        """[V] float32 softmax of `next_logits` (temperature 1)."""
-        z = self.next_logits - self.next_logits.max()
-        p = np.exp(z)
-        return p / p.sum()
-
-    def with_surprisal(self, surprisal: np.ndarray) -> Trace:
-        return replace(self, surprisal=surprisal)
-
-    @property
-    def mid_residual(self) -> np.ndarray:
-        """[L, T, d] the residual stream after each block's attention, before its MLP."""
-        return self.residual[:-1] + self.attn_out
-
-    @property
-    def has_lens(self) -> bool:
-        return self.lens_ids is not None
-
-    @property
-    def nbytes(self) -> int:
-        arrays = (self.residual, self.attn_out, self.attention, self.queries, self.keys, self.values,
-                  self.next_logits, self.lens_logprobs)
-        return int(sum(a.nbytes for a in arrays if a is not None))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextB
 
 from desktop import messages as m
 from desktop.state import AppState
-from model_core.stepper import STOP_MESSAGES
+from model_core.stop_reasons import STOP_MESSAGES
 
 
 class GenerationPanel(QWidget):
