@@ -2,11 +2,13 @@
 
 F5 (or View ▸ Presentation mode) toggles it; Esc leaves it. While it is on:
 
-- the application font and every viz widget's font grow by ``FONT_SCALE``;
+- the application font and every viz widget's font grow by ``FONT_SCALE``, and every viz
+  widget's lines (axes, trails, outlines, the layer slider) by ``LINE_SCALE``;
 - the high-contrast theme is shown (the remembered theme is untouched);
 - the window goes full screen with the menu bar and status bar hidden;
 - single keys drive the app (see ``KEYS``), except while a text field has the focus,
-  so the prompt can still be typed; a corner legend lists the keys, H hides it.
+  so the prompt can still be typed; a slim bar along the bottom lists the keys (it takes
+  its own row, so it covers no panel), H hides it.
 
 Leaving restores the fonts, theme, window state and chrome exactly as they were.
 """
@@ -25,7 +27,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
+    QSizePolicy,
     QTextEdit,
+    QToolBar,
     QWidget,
 )
 
@@ -33,6 +37,8 @@ from desktop import messages as m
 from desktop.themes import HIGH_CONTRAST_THEME, view_menu
 
 FONT_SCALE = 1.6
+LINE_SCALE = 2.0  # 1 px axes and outlines wash out on a projector
+SHORT_SCREEN = 900  # px of unscaled height below which the trajectories and distribution are tabbed
 TOGGLE_KEY = "F5"
 # Docks the number keys raise, in order (unknown keys are skipped).
 NUMBER_DOCKS = ("prompt", "attention", "trajectories", "distribution", "lens", "heads", "qkv", "tokenizers",
@@ -95,52 +101,63 @@ def is_text_entry(widget: QWidget | None) -> bool:
     return isinstance(parent, QPlainTextEdit | QTextEdit | QAbstractSpinBox) and is_text_entry(parent)
 
 
-class KeyLegend(QLabel):
-    """A semi-transparent box in the window's bottom-right corner listing the keys."""
+class KeyLegend(QToolBar):
+    """A slim black bar along the bottom of the window listing the keys.
 
-    MARGIN = 24
+    A bottom tool bar rather than a box floating over the docks: it takes its own row, so
+    the panels shrink a little instead of being covered. Its pairs are laid out in as few
+    lines as the window's width allows.
+    """
 
     def __init__(self, window: QMainWindow) -> None:
-        super().__init__(window)
-        self.setObjectName("presentation-legend")
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setStyleSheet("#presentation-legend { background: rgba(0, 0, 0, 200); color: white; "
-                           "border-radius: 10px; padding: 12px 16px; }")
-        pairs = legend_rows(window)
-        half = (len(pairs) + 1) // 2  # two columns: half the height over the panels
-        cells = [f"<td style='padding-right:10px'><b>{k}</b></td><td style='padding-right:28px'>{w}</td>"
-                 for k, w in pairs] + ["<td></td><td></td>"]
-        rows = "".join(f"<tr>{cells[i]}{cells[i + half] if i + half < len(pairs) else cells[-1]}</tr>"
-                       for i in range(half))
-        self.setText(f"<table cellspacing='1'>{rows}</table>")
+        super().__init__("Presentation keys", window)
+        self.setObjectName("presentation-keys")  # saveState() wants every tool bar named
+        self.setMovable(False)
+        self.setFloatable(False)
+        self.toggleViewAction().setVisible(False)
+        self.setStyleSheet("QToolBar { border: none; padding: 0; spacing: 0; background: black; }")
+        self.label = QLabel()
+        self.label.setObjectName("presentation-legend")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.label.setStyleSheet("#presentation-legend { background: black; color: white; padding: 3px 12px; }")
+        self.addWidget(self.label)
+        window.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self)
         self.hide()
 
     def place(self) -> None:
+        """Legend font for the current application font, in as few lines as fit the window."""
         font = QApplication.font()
         font.setPointSizeF(font.pointSizeF() * 0.85)
-        self.setFont(font)
-        self.adjustSize()
-        parent = self.parentWidget()
-        bottom = parent.height() - self.MARGIN
-        docks = getattr(parent, "docks", {})
-        below = docks.get("generation")  # sit above the bottom row so the lesson text stays readable
-        if below is not None and below.isVisible() and not below.isFloating() and below.y() > parent.height() // 2:
-            bottom = below.y() - 8
-        self.move(parent.width() - self.width() - self.MARGIN, max(0, bottom - self.height()))
-        self.raise_()
+        self.label.setFont(font)
+        pairs = self.rows()
+        room = self.parentWidget().width() - 8
+        for lines in range(1, len(pairs) + 1):
+            self.label.setText(_legend_table(pairs, -(-len(pairs) // lines)))
+            if self.label.sizeHint().width() <= room:
+                break
 
     def rows(self) -> list[tuple[str, str]]:
         return legend_rows(self.parentWidget())
 
 
+def _legend_table(pairs: list[tuple[str, str]], columns: int) -> str:
+    """Rich text: the (keys, action) pairs in a table ``columns`` pairs wide."""
+    cells = [f"<td style='padding-right:8px'><b>{k}</b></td><td style='padding-right:26px'>{w}</td>"
+             for k, w in pairs]
+    rows = ["".join(cells[i : i + columns]) for i in range(0, len(cells), columns)]
+    return "<table cellspacing='0'>" + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>"
+
+
 class PresentationMode(QObject):
     """Enters and leaves presentation mode and, while on, turns single keys into actions."""
 
-    def __init__(self, window: QMainWindow, font_scale: float = FONT_SCALE) -> None:
+    def __init__(self, window: QMainWindow, font_scale: float = FONT_SCALE, line_scale: float = LINE_SCALE) -> None:
         super().__init__(window)
         self.window = window
         self.font_scale = font_scale
+        self.line_scale = line_scale
         self.active = False
         self.legend_visible = True
         self.legend: KeyLegend | None = None
@@ -178,6 +195,7 @@ class PresentationMode(QObject):
             "menu_bar": window.menuBar().isVisible(),
             "status_bar": window.statusBar().isVisible(),
             "fonts": {w: getattr(w, "_font_size", None) for w in widgets},
+            "line_scales": {w: w.line_scale() for w in self._line_widgets()},
             "layout": window.saveState(),
             "minimum_sizes": {d.widget(): d.widget().minimumSize() for d in window.docks.values()
                               if d.widget() is not None},
@@ -193,6 +211,8 @@ class PresentationMode(QObject):
             themes.override(HIGH_CONTRAST_THEME)
         for widget, size in self._saved["fonts"].items():
             widget.set_font_size((size or base) * self.font_scale)
+        for widget, scale in self._saved["line_scales"].items():
+            widget.set_line_scale(scale * self.line_scale)
         # Large type makes every panel's controls row wider than a 1920-pixel projector: let the
         # docks clip their contents instead of pushing the window off the screen.
         for content in self._saved["minimum_sizes"]:
@@ -223,6 +243,8 @@ class PresentationMode(QObject):
             themes.override(None)
         for widget, size in saved["fonts"].items():
             widget.set_font_size(size if size is not None else (base if base > 0 else 10.0))
+        for widget, scale in saved["line_scales"].items():
+            widget.set_line_scale(scale)
         for content, size in saved["minimum_sizes"].items():
             content.setMinimumSize(size)
         window.menuBar().setVisible(saved["menu_bar"])
@@ -234,21 +256,36 @@ class PresentationMode(QObject):
         window.restoreState(saved["layout"])
 
     def _fit_docks(self) -> None:
-        """The window's default dock sizes, with a taller prompt so the large token chips fit."""
+        """The window's default dock sizes, with a taller prompt so the large token chips fit and a
+        generation row no taller than its text needs.
+
+        Large type makes the window "short": below ``SHORT_SCREEN`` pixels divided by the font
+        scale, the trajectories and the distribution share one tabbed dock (as main_window does on
+        short screens) so each gets the whole right-hand column; 3 and 4 (or P) switch between them.
+        """
         window = self.window
         if not self.active:
             return
         fit = getattr(window, "_apply_default_sizes", None)
         if callable(fit):
             fit()
-        prompt = window.docks.get("prompt")
-        if prompt is not None:
-            window.resizeDocks([prompt], [int(window.height() * 0.24)], Qt.Orientation.Vertical)
+        height = window.height()
+        rows = [(window.docks.get(k), share) for k, share in (("prompt", 0.25), ("generation", 0.15))]
+        rows = [(dock, share) for dock, share in rows if dock is not None]
+        window.resizeDocks([d for d, _ in rows], [int(height * share) for _, share in rows], Qt.Orientation.Vertical)
+        trajectories, distribution = window.docks.get("trajectories"), window.docks.get("distribution")
+        pair = [d for d in (trajectories, distribution) if d is not None and d.isVisible() and not d.isFloating()]
+        if len(pair) == 2 and height / self.font_scale < SHORT_SCREEN and not window.tabifiedDockWidgets(trajectories):
+            window.tabifyDockWidget(distribution, trajectories)
+            distribution.raise_()
         if self.legend is not None:
             self.legend.place()
 
     def _font_widgets(self) -> list[QWidget]:
         return [w for w in self.window.findChildren(QWidget) if callable(getattr(w, "set_font_size", None))]
+
+    def _line_widgets(self) -> list[QWidget]:
+        return [w for w in self.window.findChildren(QWidget) if callable(getattr(w, "set_line_scale", None))]
 
     # -- keys ------------------------------------------------------------------------------
 

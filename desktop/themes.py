@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QWidget
 
 from viz.theme import DARK, LIGHT, Palette, style_plot_item
 
@@ -45,6 +45,20 @@ HIGH_CONTRAST = Palette(
     masked="#A8A8A8",
     weight_tint="#E69F00",
 )
+
+
+def emphasise(label: QLabel, bold: bool = True, muted: bool = False) -> QLabel:
+    """Bold and/or muted text that still follows the application font and theme.
+
+    Not a style sheet: a widget with one keeps its font when the application font changes,
+    so presentation mode's large type would pass it by.
+    """
+    font = QFont()  # only the weight is set; size and family keep following the parent
+    font.setBold(bold)
+    label.setFont(font)
+    if muted:
+        label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
 
 
 def system_is_dark() -> bool:

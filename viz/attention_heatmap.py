@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 from viz.theme import (
     LIGHT,
     Palette,
+    Styled,
     attention_colormap,
     default_font_size,
     make_font,
@@ -116,7 +117,7 @@ class RotatedTickAxis(pg.AxisItem):
             p.restore()
 
 
-class AttentionHeatmap(pg.GraphicsLayoutWidget):
+class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
     """Query (rows) x key (columns) attention weights of one head, causal mask in grey.
 
     Signals: ``cell_hovered(query, key, weight)`` when the mouse enters a new cell,
@@ -223,11 +224,6 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             self._mask.setImage(self._mask_rgba(self._weights.shape[0]), autoLevels=False, levels=(0, 255))
         self._apply_style()
 
-    def set_font_size(self, point_size: float) -> None:
-        """Tick, title and hover text size in points (presentation mode makes it large)."""
-        self._font_size = point_size
-        self._apply_style()
-
     def hover_text(self) -> str:
         """The plain text currently shown above the plot for the hovered cell ('' if none)."""
         return self._hover_text
@@ -292,12 +288,12 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
     def _apply_style(self) -> None:
         p = self._theme
         self.setBackground(p.background)
-        style_plot_item(self._plot, p, self._font_size)
-        style_color_bar(self._color_bar, p, self._font_size)
+        style_plot_item(self._plot, p, self._font_size, self._line_scale)
+        style_color_bar(self._color_bar, p, self._font_size, self._line_scale)
         for name in ("left", "bottom"):
             axis = self._plot.getAxis(name)
             axis.setLabel(axis.labelText, color=p.foreground, **{"font-size": f"{self._font_size:g}pt"})
-        self._selection.setPen(pg.mkPen(p.selection, width=3))
+        self._selection.setPen(self.pen(p.selection, 3))
         self.set_title(self._title)
         self._show_hover(self._hover_text)
         self._update_ticks()

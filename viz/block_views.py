@@ -5,13 +5,15 @@ Arrays and strings in, widgets out; nothing here knows about models.
 
 from __future__ import annotations
 
+import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
@@ -20,130 +22,207 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viz.theme import LIGHT, Palette, make_font, qcolor, style_plot_item
+from viz.theme import (
+    LIGHT,
+    Palette,
+    Styled,
+    default_font_size,
+    make_font,
+    qcolor,
+    set_plot_title,
+    style_plot_item,
+)
 
 # Okabe-Ito (colour-blind safe): attention blue, MLP orange, a third series green.
 SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73")
 
 
-def _plain_plot(plot: pg.PlotItem, palette: Palette) -> None:
-    plot.setMouseEnabled(x=False, y=False)
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.showGrid(y=True, alpha=0.15)
-    style_plot_item(plot, palette, 9.0)
+def series_key(names: Sequence[str]) -> str:
+    """A one-line legend: a coloured square before each series name, in SERIES_COLOURS order.
+
+    Drawn as the plot's title, above the data, so it can never cover a bar or a line.
+    """
+    return "&nbsp;&nbsp;&nbsp;".join(
+        f"<span style='color:{SERIES_COLOURS[j % len(SERIES_COLOURS)]}'>■</span>&nbsp;{html.escape(name)}"
+        for j, name in enumerate(names))
 
 
-class SignedBars(pg.PlotWidget):
-    """One bar per value, red positive and blue negative (e.g. every neuron of an MLP)."""
+class _BlockPlot(Styled, pg.PlotWidget):
+    """A fixed (no zoom, no menu) plot that redraws its data in ``_draw`` whenever its style changes."""
 
-    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT) -> None:
+    def __init__(self, parent: QWidget | None, palette: Palette, font_size: float | None) -> None:
         super().__init__(parent, background=palette.background)
         self._theme = palette
-        self._values = np.zeros(0, dtype=np.float32)  # [n]
+        self._font_size = font_size if font_size is not None else default_font_size()
+        self._axis_labels = ("", "")
         plot = self.getPlotItem()
-        _plain_plot(plot, palette)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(y=True, alpha=0.15)
+
+    def _set_axis_labels(self, x_label: str, y_label: str) -> None:
+        self._axis_labels = (x_label, y_label)
+        style = {"color": self._theme.foreground, "font-size": f"{self._font_size:g}pt"}
+        self.getPlotItem().setLabel("bottom", x_label, **style)
+        self.getPlotItem().setLabel("left", y_label, **style)
+
+    def _apply_style(self) -> None:
+        self.setBackground(self._theme.background)
+        style_plot_item(self.getPlotItem(), self._theme, self._font_size, self._line_scale)
+        self._draw()
+
+    def _draw(self) -> None:
+        raise NotImplementedError
+
+
+class SignedBars(_BlockPlot):
+    """One bar per value, red positive and blue negative (e.g. every neuron of an MLP)."""
+
+    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
+                 font_size: float | None = None) -> None:
+        super().__init__(parent, palette, font_size)
+        self._values = np.zeros(0, dtype=np.float32)  # [n]
         self._bars = pg.BarGraphItem(x=[], height=[], width=1.0)
-        plot.addItem(self._bars)
-        plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(palette.muted)), ignoreBounds=True)
+        self._zero = pg.InfiniteLine(pos=0, angle=0)
+        self.getPlotItem().addItem(self._bars)
+        self.getPlotItem().addItem(self._zero, ignoreBounds=True)
+        self._apply_style()
 
     def set_values(self, values: np.ndarray, x_label: str = "", y_label: str = "") -> None:
         """values [n]: bar heights in the given order."""
-        values = np.asarray(values, dtype=np.float32).reshape(-1)  # [n]
-        self._values = values
-        x = np.arange(len(values))
-        brushes = [qcolor(self._theme.positive if v >= 0 else self._theme.negative) for v in values]
-        self._bars.setOpts(x=x, height=values, width=1.0 if len(values) > 200 else 0.8, brushes=brushes,
-                           pen=pg.mkPen(None))
+        self._values = np.asarray(values, dtype=np.float32).reshape(-1)  # [n]
+        self._axis_labels = (x_label, y_label)
+        self._draw()
+
+    def values(self) -> np.ndarray:
+        return self._values
+
+    def _draw(self) -> None:
+        values = self._values  # [n]
+        self._zero.setPen(self.pen(self._theme.muted))
+        colours = [qcolor(self._theme.positive if v >= 0 else self._theme.negative) for v in values]
+        # An outline in the bar's colour keeps every bar at least a pixel wide: 1,536 neurons in
+        # 600 px would otherwise lose single spikes (often the strongest neuron) to rounding.
+        self._bars.setOpts(x=np.arange(len(values)), height=values, width=1.0 if len(values) > 200 else 0.8,
+                           brushes=colours, pens=[self.pen(c) for c in colours] or None, pen=None)
+        self._set_axis_labels(*self._axis_labels)
         plot = self.getPlotItem()
-        plot.setLabel("bottom", x_label)
-        plot.setLabel("left", y_label)
         plot.setXRange(-0.5, max(len(values), 1) - 0.5, padding=0.01)
         if len(values):
             top = float(np.abs(values).max()) or 1.0
             plot.setYRange(min(0.0, float(values.min())) - 0.05 * top, max(0.0, float(values.max())) + 0.05 * top,
                            padding=0)
 
-    def values(self) -> np.ndarray:
-        return self._values
 
+class GroupedBars(_BlockPlot):
+    """Two or three series side by side per category, keyed above the plot (e.g. ‖attn‖ vs ‖MLP‖ per layer)."""
 
-class GroupedBars(pg.PlotWidget):
-    """Two or three series side by side per category, with a legend (e.g. ‖attn‖ vs ‖MLP‖ per layer)."""
-
-    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT) -> None:
-        super().__init__(parent, background=palette.background)
-        self._theme = palette
+    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
+                 font_size: float | None = None) -> None:
+        super().__init__(parent, palette, font_size)
+        self._categories: list[str] = []
         self._series: dict[str, np.ndarray] = {}
-        plot = self.getPlotItem()
-        _plain_plot(plot, palette)
-        self._legend = plot.addLegend(offset=(-10, 5), labelTextColor=palette.foreground,
-                                      brush=pg.mkBrush(255, 255, 255, 210))  # top right, over a light box
+        self._highlight: int | None = None
+        self._ticks: list[tuple[int, str]] = []
         self._items: list[pg.BarGraphItem] = []
-        plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(palette.muted)), ignoreBounds=True)
+        self._zero = pg.InfiniteLine(pos=0, angle=0)
+        self.getPlotItem().addItem(self._zero, ignoreBounds=True)
+        self.getPlotItem().vb.sigResized.connect(self._update_ticks)
+        self._apply_style()
 
     def set_series(self, categories: Sequence[str], series: dict[str, np.ndarray], x_label: str = "",
                    y_label: str = "", highlight: int | None = None) -> None:
-        """series: name -> [C] values, drawn as C groups of len(series) bars."""
-        plot = self.getPlotItem()
-        for item in self._items:
-            plot.removeItem(item)
-        self._legend.clear()
-        self._items = []
+        """series: name -> [C] values, drawn as C groups of len(series) bars; ``highlight`` outlines one group."""
+        self._categories = [str(c) for c in categories]
         self._series = {k: np.asarray(v, dtype=np.float32) for k, v in series.items()}
-        n = max(len(self._series), 1)
-        width = 0.8 / n
-        x = np.arange(len(categories), dtype=np.float64)
-        for j, (name, values) in enumerate(self._series.items()):
-            colour = SERIES_COLOURS[j % len(SERIES_COLOURS)]
-            pens = None
-            if highlight is not None:
-                pens = [pg.mkPen(self._theme.selection, width=2) if i == highlight else pg.mkPen(None)
-                        for i in range(len(values))]
-            item = pg.BarGraphItem(x=x - 0.4 + width * (j + 0.5), height=values, width=width,
-                                   brush=qcolor(colour), pens=pens, pen=None if pens else pg.mkPen(None),
-                                   name=name)
-            plot.addItem(item)  # the legend picks the item up by its name
-            self._items.append(item)
-        axis = plot.getAxis("bottom")
-        step = max(1, len(categories) // 16)
-        axis.setTicks([[(i, str(c)) for i, c in enumerate(categories) if i % step == 0]])
-        plot.setLabel("bottom", x_label)
-        plot.setLabel("left", y_label)
-        plot.setXRange(-0.6, max(len(categories), 1) - 0.4, padding=0)
-        top = max((float(np.nanmax(v)) for v in self._series.values() if len(v)), default=1.0)
-        bottom = min((float(np.nanmin(v)) for v in self._series.values() if len(v)), default=0.0)
-        plot.setYRange(min(0.0, bottom) * 1.05, max(top, 1e-9) * 1.12, padding=0)
+        self._axis_labels, self._highlight = (x_label, y_label), highlight
+        self._draw()
 
     def series(self) -> dict[str, np.ndarray]:
         return dict(self._series)
 
+    def key_text(self) -> str:
+        """The legend line drawn above the plot (HTML)."""
+        return series_key(list(self._series))
 
-class StepLines(pg.PlotWidget):
-    """A line per method over steps (e.g. milliseconds per generated token)."""
+    def tick_labels(self) -> list[str]:
+        """The category labels the x axis shows now (every one, or every n-th when they would collide)."""
+        return [text for _, text in self._ticks]
 
-    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT) -> None:
-        super().__init__(parent, background=palette.background)
-        self._lines: dict[str, np.ndarray] = {}
+    def _update_ticks(self) -> None:
+        """Label every category whose label fits; otherwise every n-th, so labels never run together."""
+        n, width = len(self._categories), self.getPlotItem().vb.width()
+        fm = QFontMetricsF(make_font(self._font_size))
+        widest = max((fm.horizontalAdvance(c) for c in self._categories), default=0.0) + fm.horizontalAdvance("  ")
+        step = max(1, math.ceil(n * widest / width)) if width > 0 else max(1, n // 16)
+        self._ticks = [(i, c) for i, c in enumerate(self._categories) if i % step == 0]
+        self.getPlotItem().getAxis("bottom").setTicks([self._ticks])
+
+    def _draw(self) -> None:
         plot = self.getPlotItem()
-        _plain_plot(plot, palette)
-        self._legend = plot.addLegend(offset=(10, 5), labelTextColor=palette.foreground)
+        for item in self._items:
+            plot.removeItem(item)
+        self._items = []
+        self._zero.setPen(self.pen(self._theme.muted))
+        n = max(len(self._series), 1)
+        width = 0.8 / n
+        x = np.arange(len(self._categories), dtype=np.float64)  # [C]
+        for j, values in enumerate(self._series.values()):
+            colour = SERIES_COLOURS[j % len(SERIES_COLOURS)]
+            pens = None
+            if self._highlight is not None:
+                pens = [self.pen(self._theme.selection, 2) if i == self._highlight else pg.mkPen(None)
+                        for i in range(len(values))]
+            item = pg.BarGraphItem(x=x - 0.4 + width * (j + 0.5), height=values, width=width,
+                                   brush=qcolor(colour), pens=pens, pen=None if pens else pg.mkPen(None))
+            plot.addItem(item)
+            self._items.append(item)
+        set_plot_title(plot, self.key_text(), self._theme, self._font_size)
+        self._update_ticks()
+        self._set_axis_labels(*self._axis_labels)
+        plot.setXRange(-0.6, max(len(self._categories), 1) - 0.4, padding=0)
+        top = max((float(np.nanmax(v)) for v in self._series.values() if len(v)), default=1.0)
+        bottom = min((float(np.nanmin(v)) for v in self._series.values() if len(v)), default=0.0)
+        plot.setYRange(min(0.0, bottom) * 1.05, max(top, 1e-9) * 1.05, padding=0)
+
+
+class StepLines(_BlockPlot):
+    """A line per method over steps (e.g. milliseconds per generated token), from zero up."""
+
+    def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
+                 font_size: float | None = None) -> None:
+        super().__init__(parent, palette, font_size)
+        self._lines: dict[str, np.ndarray] = {}
+        self._apply_style()
 
     def set_lines(self, lines: dict[str, np.ndarray], x_label: str = "", y_label: str = "") -> None:
-        plot = self.getPlotItem()
-        plot.clear()
-        self._legend.clear()
+        """lines: name -> values [n] for steps 1..n."""
         self._lines = {k: np.asarray(v, dtype=np.float64) for k, v in lines.items()}
-        for j, (name, values) in enumerate(self._lines.items()):
-            colour = SERIES_COLOURS[j % len(SERIES_COLOURS)]
-            plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2), name=name,
-                      symbol="o", symbolSize=4, symbolBrush=colour, symbolPen=None)
-        plot.setLabel("bottom", x_label)
-        plot.setLabel("left", y_label)
-        plot.enableAutoRange()
+        self._axis_labels = (x_label, y_label)
+        self._draw()
 
     def lines(self) -> dict[str, np.ndarray]:
         return dict(self._lines)
+
+    def key_text(self) -> str:
+        """The legend line drawn above the plot (HTML)."""
+        return series_key(list(self._lines))
+
+    def _draw(self) -> None:
+        plot = self.getPlotItem()
+        plot.clear()
+        for j, values in enumerate(self._lines.values()):
+            colour = SERIES_COLOURS[j % len(SERIES_COLOURS)]
+            plot.plot(np.arange(1, len(values) + 1), values, pen=self.pen(colour, 2),
+                      symbol="o", symbolSize=5 * self._line_scale, symbolBrush=colour, symbolPen=None)
+        set_plot_title(plot, self.key_text(), self._theme, self._font_size)
+        self._set_axis_labels(*self._axis_labels)
+        # From zero, so the gap between the lines reads as a ratio rather than being zoomed into.
+        n = max((len(v) for v in self._lines.values()), default=1)
+        top = max((float(np.nanmax(v)) for v in self._lines.values() if len(v)), default=1.0)
+        plot.setXRange(0.5, max(n, 1) + 0.5, padding=0)
+        plot.setYRange(0.0, max(top, 1e-9) * 1.08, padding=0)
 
 
 @dataclass(frozen=True)
@@ -152,7 +231,7 @@ class DiagramBox:
 
     key: str  # what a click reports
     title: str
-    detail: str  # shapes and counts
+    detail: str  # shapes and counts; one line each, separated by "\n"
     kind: str  # "embed", "norm", "attention", "mlp", "add", "unembed"
     tooltip: str = ""  # the full shapes, when the detail line is cut short
 
@@ -199,14 +278,20 @@ class AnatomyDiagram(QGraphicsView):
         """Draw `before`, the repeated `block`, then `after`, from the top (output) down to the input."""
         self._scene.clear()
         self._boxes = {}
-        width, height, gap = 560.0, 36.0, 5.0
+        gap = 5.0
         title_font, detail_font = make_font(10, bold=True), make_font(8.5)
+        line = QFontMetricsF(detail_font).lineSpacing()  # px per detail line
+        # As wide as the longest text needs (block boxes are inset by 30 a side), so the view's
+        # fit-to-width scale is as large as it can be.
+        texts = [(title_font, b.title) for b in (*before, *block, *after)] + [(title_font, repeat_label)]
+        texts += [(detail_font, t) for b in (*before, *block, *after) for t in b.detail.split("\n")]
+        width = max(360.0, max(QFontMetricsF(f).horizontalAdvance(t) for f, t in texts) + 16 + 60)
         pen = QPen(QColor(self._theme.foreground))
         y = 0.0
 
         def draw(box: DiagramBox, x: float, w: float) -> None:
             nonlocal y
-            h = 20.0 if box.kind == "add" else height
+            h = 20.0 if box.kind == "add" else 22.0 + line * (box.detail.count("\n") + 1 if box.detail else 0)
             rect = QRectF(x, y, w, h)
             item = _ClickableBox(rect, box.key, self.part_clicked.emit)
             item.setBrush(QBrush(QColor(_KIND_COLOURS.get(box.kind, "#FFFFFF"))))

@@ -48,6 +48,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self._image)
         self._selection = QGraphicsRectItem()
+        self._line_scale = 1.0
         self._selection.setPen(pg.mkPen(palette.selection, width=3, cosmetic=True))
         self._selection.setZValue(2)
         self._selection.setVisible(False)
@@ -95,6 +96,14 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         p, s = self.pitch, self._size
         self._selection.setRect(QRectF(head * p, layer * p, s, s))
         self._selection.setVisible(self._size > 0)
+
+    def set_line_scale(self, scale: float) -> None:
+        """Multiply the selection outline's width (presentation mode makes it thick)."""
+        self._line_scale = scale
+        self._selection.setPen(pg.mkPen(self._theme.selection, width=3 * scale, cosmetic=True))
+
+    def line_scale(self) -> float:
+        return self._line_scale
 
     def head_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         if self._size == 0:

@@ -18,6 +18,22 @@ _PLAY = "▶  Play"
 _PAUSE = "⏸  Pause"
 
 
+def thick_slider_style(scale: float) -> str:
+    """A style sheet for a horizontal QSlider whose groove and handle grow with ``scale``.
+
+    Empty at scale 1 (the platform's own slider, with tick marks). A styled groove drops the
+    tick marks; the caption still names the layer.
+    """
+    if scale == 1:
+        return ""
+    groove, handle = round(3 * scale), round(8 * scale)  # px: groove height, handle radius
+    return (f"QSlider::groove:horizontal {{ height: {groove}px; background: palette(mid); "
+            f"border-radius: {groove // 2}px; }}"
+            f"QSlider::sub-page:horizontal {{ background: palette(highlight); border-radius: {groove // 2}px; }}"
+            f"QSlider::handle:horizontal {{ width: {2 * handle}px; margin: -{handle - groove // 2}px 0; "
+            f"border-radius: {handle}px; background: palette(highlight); }}")
+
+
 class LayerSlider(QWidget):
     """A captioned 0..L slider and a Play/Pause button that advances one layer per tick.
 
@@ -37,6 +53,7 @@ class LayerSlider(QWidget):
     ) -> None:
         super().__init__(parent)
         self._loop = loop
+        self._line_scale = 1.0
         self._caption = QLabel()
         self._caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._slider = QSlider(Qt.Orientation.Horizontal)
@@ -100,6 +117,15 @@ class LayerSlider(QWidget):
         for widget in (self._caption, self._slider, self._button):
             widget.setFont(font)
         self._update_caption()
+
+    def set_line_scale(self, scale: float) -> None:
+        """Thicken the slider's groove and handle by ``scale`` (presentation mode: visible from the back row)."""
+        self._line_scale = scale
+        self._slider.setStyleSheet(thick_slider_style(scale))
+        self._slider.setMinimumHeight(0 if scale == 1 else round(16 * scale) + 4)
+
+    def line_scale(self) -> float:
+        return self._line_scale
 
     def caption(self) -> str:
         """The text next to the slider, e.g. "Layer 7 / 12"."""

@@ -81,6 +81,7 @@ class TrackPlot(pg.PlotWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = plot.addLegend(offset=(8, 8))
         style_plot_item(plot, palette, font_size)
+        self._line_scale = 1.0
         self._lines: dict[str, np.ndarray] = {}
 
     def set_lines(self, lines: dict[str, np.ndarray]) -> None:
@@ -91,11 +92,19 @@ class TrackPlot(pg.PlotWidget):
         self._lines = {k: np.asarray(v, dtype=np.float32) for k, v in lines.items()}
         for i, (label, values) in enumerate(self._lines.items()):
             colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-            plot.plot(np.arange(len(values)), values, name=label, pen=pg.mkPen(colour, width=2.5),
-                      symbol="o", symbolSize=5, symbolBrush=qcolor(colour), symbolPen=None)
+            plot.plot(np.arange(len(values)), values, name=label, pen=pg.mkPen(colour, width=2.5 * self._line_scale),
+                      symbol="o", symbolSize=5 * self._line_scale, symbolBrush=qcolor(colour), symbolPen=None)
         if self._lines:
             n = len(next(iter(self._lines.values())))
             plot.setXRange(0, max(n - 1, 1), padding=0.02)
 
     def lines(self) -> dict[str, np.ndarray]:
         return dict(self._lines)
+
+    def set_line_scale(self, scale: float) -> None:
+        """Multiply the lines' widths (presentation mode makes them thick)."""
+        self._line_scale = scale
+        self.set_lines(self._lines)
+
+    def line_scale(self) -> float:
+        return self._line_scale

@@ -3,6 +3,10 @@
 Tokens that top-k / top-p filter out stay on screen, greyed: seeing what was cut is the
 point of the sampling controls. Probabilities use a fixed 0..1 axis so that changing the
 temperature visibly flattens or sharpens the bars instead of being re-zoomed away.
+
+Bar texts keep the widget's font size: when the rows would be shorter than a line of text
+(a short panel, presentation mode's large type) the view shows the most likely bars that
+fit at that size rather than shrinking every text out of legibility.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from PySide6.QtWidgets import QWidget
 from viz.theme import (
     LIGHT,
     Palette,
+    Styled,
     default_font_size,
     make_font,
     qcolor,
@@ -30,9 +35,12 @@ from viz.theme import (
 _BAR_HEIGHT = 0.72  # rows are 1 apart
 _COUNT_HEIGHT = 0.2
 _HOVER_PLACEHOLDER = "hover a bar for its logit"
+MIN_ROWS = 3  # rows always shown, even if their text must shrink to fit
+# A row at least this many text lines tall keeps the full font size (see _place_texts).
+_ROW_LINES, _ROW_LINES_WITH_COUNTS = 1.15, 1.55
 
 
-class ProbabilityBars(pg.PlotWidget):
+class ProbabilityBars(Styled, pg.PlotWidget):
     """Top-k bars: "label  97.4%" on each; filtered tokens greyed; optional sample counts.
 
     With counts, a thin dark bar under each row shows the observed frequency and the bar
@@ -158,17 +166,18 @@ class ProbabilityBars(pg.PlotWidget):
         return self._count_bars
 
     def text_items(self) -> list[pg.TextItem]:
-        """The visible bar texts, in bar order."""
+        """The bar texts, in bar order (rows scrolled out of view are hidden)."""
         return self._texts[: len(self._labels)]
 
-    def set_palette(self, palette: Palette) -> None:
-        self._theme = palette
-        self._apply_style()
-
-    def set_font_size(self, point_size: float) -> None:
-        """Bar text, tick and title size in points (presentation mode makes it large)."""
-        self._font_size = point_size
-        self._apply_style()
+    def visible_rows(self) -> int:
+        """How many bars the view shows: all of them, or the most likely that fit at the font size."""
+        k = len(self._labels)
+        height = self.getPlotItem().vb.height()
+        if height <= 0:
+            return k
+        counts = self._has_counts() and not self.shows_logits()
+        row_px = QFontMetricsF(make_font(self._font_size)).height() * (_ROW_LINES_WITH_COUNTS if counts else _ROW_LINES)
+        return min(k, max(MIN_ROWS, int(height // row_px)))
 
     # --- drawing -------------------------------------------------------------------------------
     def _redraw(self) -> None:
@@ -180,7 +189,10 @@ class ProbabilityBars(pg.PlotWidget):
         bar_y = rows - 0.12 if has_counts else rows  # [k]
         height = _BAR_HEIGHT - 0.12 if has_counts else _BAR_HEIGHT
         brushes = [pg.mkBrush(p.token) if kept else pg.mkBrush(qcolor(p.muted, 110)) for kept in self._kept]
-        self._bars.setOpts(x0=np.zeros(k), y=bar_y, width=values, height=height, brushes=brushes, pens=None, pen=None)
+        # A filtered bar's faint fill gets an outline so it still reads on a washed-out projector.
+        pens = [pg.mkPen(None) if kept else self.pen(p.muted) for kept in self._kept] or None  # [] upsets pyqtgraph
+        self._bars.setOpts(x0=np.zeros(k), y=bar_y, width=values, height=height, brushes=brushes, pens=pens,
+                           pen=None)
         if has_counts:
             freq = self._counts / self._counts.sum()  # [k]
             self._count_bars.setOpts(
@@ -201,18 +213,18 @@ class ProbabilityBars(pg.PlotWidget):
         else:
             plot.setXRange(0.0, 1.0, padding=0.02)
             label = "probability"
-        plot.setYRange(-0.5, max(k, 1) - 0.5, padding=0)
         plot.setLabel("bottom", label, color=p.foreground, **{"font-size": f"{self._font_size:g}pt"})
         self._zero_line.setVisible(self.shows_logits())
         self._show_hover(self._hovered if self._hovered < k else -1)
         self._place_texts()
 
     def _place_texts(self) -> None:
-        """Put each bar's text just past the bar end, or inside it when it would not fit."""
+        """Show the rows that fit; put each bar's text just past the bar end, or inside it when it would not fit."""
         p = self._theme
-        k = len(self._labels)
+        k = self.visible_rows()
         plot = self.getPlotItem()
         vb = plot.vb
+        plot.setYRange(-0.5, max(k, 1) - 0.5, padding=0)
         (x_lo, x_hi), _ = vb.viewRange()
         px_per_unit = vb.width() / max(x_hi - x_lo, 1e-12)
         values = self.bar_values()
@@ -258,8 +270,8 @@ class ProbabilityBars(pg.PlotWidget):
     def _apply_style(self) -> None:
         p = self._theme
         self.setBackground(p.background)
-        style_plot_item(self.getPlotItem(), p, self._font_size)
-        self._zero_line.setPen(pg.mkPen(p.foreground, width=1))
+        style_plot_item(self.getPlotItem(), p, self._font_size, self._line_scale)
+        self._zero_line.setPen(self.pen(p.foreground))
         self._redraw()
 
     def _show_hover(self, index: int) -> None:

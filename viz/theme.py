@@ -2,9 +2,9 @@
 
 Why one module: the same token must look the same in every panel (the last token is the
 same red in the trajectory plot and the bars, a generated token the same accent in the
-chips and elsewhere), and presentation mode swaps the palette and font size everywhere
-at once. Nothing here touches global pyqtgraph configuration, so importing it has no
-side effects on other code.
+chips and elsewhere), and presentation mode swaps the palette, font size and line width
+everywhere at once. Nothing here touches global pyqtgraph configuration, so importing it
+has no side effects on other code.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import QApplication
 
 
@@ -131,7 +131,45 @@ def make_font(point_size: float, bold: bool = False) -> QFont:
     return font
 
 
-def style_plot_item(plot: pg.PlotItem, palette: Palette, font_size: float) -> None:
+class Styled:
+    """``set_palette`` / ``set_font_size`` / ``set_line_scale`` for a viz widget that restyles
+    itself in ``_apply_style()``.
+
+    The theme menu and presentation mode find widgets by these methods. The line scale
+    multiplies every line the widget draws (axes, outlines, trails); presentation mode turns
+    it up so lines survive a projector. ``pen()`` is how a widget makes a scaled pen.
+    """
+
+    _theme: Palette
+    _font_size: float
+    _line_scale: float = 1.0
+
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        self._apply_style()
+
+    def set_font_size(self, point_size: float) -> None:
+        """Text, tick and title size in points (presentation mode makes it large)."""
+        self._font_size = point_size
+        self._apply_style()
+
+    def set_line_scale(self, scale: float) -> None:
+        """Multiply every line width by ``scale`` (1 = normal; presentation mode makes it thick)."""
+        self._line_scale = scale
+        self._apply_style()
+
+    def line_scale(self) -> float:
+        return self._line_scale
+
+    def pen(self, colour: object, width: float = 1.0, **kwargs: object) -> QPen:
+        """A pyqtgraph pen ``width`` px wide at line scale 1."""
+        return pg.mkPen(colour, width=width * self._line_scale, **kwargs)
+
+    def _apply_style(self) -> None:
+        raise NotImplementedError
+
+
+def style_plot_item(plot: pg.PlotItem, palette: Palette, font_size: float, line_scale: float = 1.0) -> None:
     """Axis pens and tick fonts of a PlotItem in the palette's colours.
 
     Done in one place so every plot in the app has the same axis weight and tick font.
@@ -139,7 +177,7 @@ def style_plot_item(plot: pg.PlotItem, palette: Palette, font_size: float) -> No
     font = make_font(font_size)
     for name in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(palette.foreground, width=1))
+        axis.setPen(pg.mkPen(palette.foreground, width=line_scale))
         axis.setTextPen(pg.mkPen(palette.foreground))
         axis.setTickFont(font)
         axis.label.setFont(font)
@@ -158,7 +196,7 @@ def set_plot_title(plot: pg.PlotItem, text: str, palette: Palette, font_size: fl
     plot.layout.setRowFixedHeight(0, height)
 
 
-def style_color_bar(bar: pg.ColorBarItem, palette: Palette, font_size: float) -> None:
+def style_color_bar(bar: pg.ColorBarItem, palette: Palette, font_size: float, line_scale: float = 1.0) -> None:
     """Colour-bar frame and tick labels in the palette's colours, wide enough for the font.
 
     Its default pen is white (invisible on LIGHT) and its value axis a fixed 45 px, which
@@ -166,7 +204,7 @@ def style_color_bar(bar: pg.ColorBarItem, palette: Palette, font_size: float) ->
     """
     font = make_font(font_size)
     for name in ("left", "right", "top", "bottom"):
-        bar.getAxis(name).setPen(pg.mkPen(palette.foreground))
+        bar.getAxis(name).setPen(pg.mkPen(palette.foreground, width=line_scale))
     bar.axis.setTextPen(pg.mkPen(palette.foreground))
     bar.axis.setTickFont(font)
     bar.axis.setWidth(int(QFontMetricsF(font).horizontalAdvance("0.00") + 16))

@@ -126,7 +126,7 @@ class TokenChip(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         border = self.border_colour()
-        width = _SELECTED_BORDER if self._selected else _NEW_BORDER
+        width = (_SELECTED_BORDER if self._selected else _NEW_BORDER) * self._owner._line_scale
         rect = QRectF(self.rect()).adjusted(width / 2, width / 2, -width / 2, -width / 2)
         painter.setBrush(self.background_colour())
         painter.setPen(QPen(border, width) if border is not None else Qt.PenStyle.NoPen)
@@ -170,6 +170,7 @@ class TokenChips(QWidget):
         super().__init__(parent)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size() * 1.15
+        self._line_scale = 1.0
         self.label_font: QFont = make_font(self._font_size)
         self.id_font: QFont = make_font(self._font_size * 0.72)
         self._chips: list[TokenChip] = []  # pool; only the first _count are visible
@@ -275,6 +276,15 @@ class TokenChips(QWidget):
         self._apply_background()
         for chip in self._chips[: self._count]:
             chip.update()
+
+    def set_line_scale(self, scale: float) -> None:
+        """Multiply the selection and generated-token border widths (presentation mode makes them thick)."""
+        self._line_scale = scale
+        for chip in self._chips[: self._count]:
+            chip.update()
+
+    def line_scale(self) -> float:
+        return self._line_scale
 
     def set_font_size(self, point_size: float) -> None:
         """Chip label size in points (presentation mode makes it large)."""

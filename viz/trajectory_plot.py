@@ -17,7 +17,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
-from viz.theme import LIGHT, Palette, default_font_size, make_font, qcolor, set_plot_title, style_plot_item
+from viz.theme import (
+    LIGHT,
+    Palette,
+    Styled,
+    default_font_size,
+    make_font,
+    qcolor,
+    set_plot_title,
+    style_plot_item,
+)
 
 DOT_SIZE = 11.0  # px
 LAST_DOT_SIZE = 19.0  # px
@@ -25,7 +34,7 @@ SELECTED_EXTRA = 5.0  # px added to the selected dot
 MAX_LABELLED_TOKENS = 64  # above this only the selected and the last token get a text label
 
 
-class TrajectoryPlot(pg.PlotWidget):
+class TrajectoryPlot(Styled, pg.PlotWidget):
     """2-D scatter of token positions at one layer, with optional trails from layer 0.
 
     Signal ``point_clicked(index)`` when a dot is clicked (it also becomes selected).
@@ -109,15 +118,6 @@ class TrajectoryPlot(pg.PlotWidget):
         self.getPlotItem().setLabel("bottom", x, **style)
         self.getPlotItem().setLabel("left", y, **style)
 
-    def set_palette(self, palette: Palette) -> None:
-        self._theme = palette
-        self._apply_style()
-
-    def set_font_size(self, point_size: float) -> None:
-        """Label, tick and title size in points (presentation mode makes it large)."""
-        self._font_size = point_size
-        self._apply_style()
-
     def reset_view(self) -> None:
         """Back to the range that contains every layer (after the user zoomed or panned)."""
         self._fit_view()
@@ -165,14 +165,14 @@ class TrajectoryPlot(pg.PlotWidget):
         xy = self._points[self._layer]  # [T, 2]
         sizes = np.full(t, DOT_SIZE)  # [T]
         brushes = [pg.mkBrush(p.token)] * t
-        outline = pg.mkPen(qcolor(p.background), width=1)
+        outline = self.pen(qcolor(p.background))
         pens = [outline] * t
         if t:
             sizes[-1] = LAST_DOT_SIZE
             brushes[-1] = pg.mkBrush(p.last_token)
         if self._selected is not None:
             sizes[self._selected] += SELECTED_EXTRA
-            pens[self._selected] = pg.mkPen(p.selection, width=3)
+            pens[self._selected] = self.pen(p.selection, 3)
         self._scatter.setData(pos=xy, size=sizes, brush=brushes, pen=pens, data=np.arange(t))
 
         if self._trails_on and self._layer > 0 and t > 0:
@@ -181,7 +181,7 @@ class TrajectoryPlot(pg.PlotWidget):
             connect = np.ones(len(others), dtype=bool)  # [(T-1)*(l+1)]
             connect[self._layer :: self._layer + 1] = False  # break between tokens
             # Wide antialiased strokes of a 25k-vertex path take ~1 s to paint; 1 px stays fast.
-            width = 1.5 if len(others) <= 2000 else 1.0
+            width = 1.5 * self._line_scale if len(others) <= 2000 else 1.0
             self._trails.setPen(pg.mkPen(qcolor(p.token, 90), width=width))
             self._trails.setData(others[:, 0], others[:, 1], connect=connect)
             last = path[:, -1]  # [l+1, 2]
@@ -226,8 +226,8 @@ class TrajectoryPlot(pg.PlotWidget):
         p = self._theme
         self.setBackground(p.background)
         plot = self.getPlotItem()
-        style_plot_item(plot, p, self._font_size)
-        self._last_trail.setPen(pg.mkPen(qcolor(p.last_token, 170), width=2.5))
+        style_plot_item(plot, p, self._font_size, self._line_scale)
+        self._last_trail.setPen(self.pen(qcolor(p.last_token, 170), 2.5))
         self._redraw()
 
     def _tip(self, x: float, y: float, data: object) -> str:

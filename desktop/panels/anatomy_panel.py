@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.state import AppState
+from desktop.themes import emphasise
 from model_core.anatomy import GPT2_STYLE, LLAMA_STYLE, build_model, human_bytes, human_count
 from viz.block_views import AnatomyDiagram, DiagramBox
 
@@ -41,14 +42,16 @@ class AnatomyPanel(QWidget):
         self._pending_id = 0
         self.summary = QLabel("Load a model to see its parts.")
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet("font-weight: 600;")
+        emphasise(self.summary)
         self.diagram = AnatomyDiagram()
         self.diagram.part_clicked.connect(lambda key: self.part_clicked.emit(PART_DOCKS.get(key, "model")))
 
         # Calculator.
         self.style_box = QComboBox()
-        self.style_box.addItem("GPT-2 style (LayerNorm, learned positions, 4·d MLP)", GPT2_STYLE)
-        self.style_box.addItem("Llama style (RMSNorm, RoPE, gated MLP)", LLAMA_STYLE)
+        self.style_box.addItem("GPT-2: LayerNorm, learned positions", GPT2_STYLE)
+        self.style_box.addItem("Llama: RMSNorm, RoPE, gated MLP", LLAMA_STYLE)
+        self.style_box.setToolTip("GPT-2 style: LayerNorm, learned position embeddings, a 4·d MLP.\n"
+                                  "Llama style: RMSNorm, rotary positions (RoPE), a gated MLP.")
         self.spins: dict[str, QSpinBox] = {}
         form = QFormLayout()
         form.addRow("Architecture", self.style_box)
@@ -87,9 +90,7 @@ class AnatomyPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.summary)
         left_layout.addWidget(self.diagram, 1)
-        hint = QLabel("Click a box to open the view that shows it.")
-        hint.setStyleSheet("color: #666;")
-        left_layout.addWidget(hint)
+        left_layout.addWidget(emphasise(QLabel("Click a box to open the view that shows it."), bold=False, muted=True))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(calculator)
@@ -134,9 +135,9 @@ class AnatomyPanel(QWidget):
             count = (f"{human_count(part.params_each)} per block · × {n} = {human_count(part.params)}"
                      if part.copies > 1 else human_count(part.params) + " parameters")
             shape = part.shape_text()
-            if len(shape) > 44:  # the full list is in the tooltip
-                shape = shape[:42] + "…"
-            detail = f"{count}   {shape}" if part.params else part.note
+            if len(shape) > 72:  # the full list is in the tooltip
+                shape = shape[:70] + "…"
+            detail = f"{count}\n{shape}" if part.params else part.note
             return DiagramBox(part.key, part.title, detail, _KINDS.get(part.key, "norm"), part.shape_text())
 
         parts = {p.key: p for p in anatomy.parts}

@@ -14,11 +14,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from model_core.sampling import SamplingSettings, draw_many, rng_for
+from viz.flow_layout import FlowLayout
 from viz.probability_bars import ProbabilityBars
 
 N_BARS = 12
+SAMPLE_MANY_STEP = 2**32  # "sample many" draws from its own stream, apart from the stepper's (seed, step)
+
+
+def _pair(label: str, *widgets: QWidget | None) -> QWidget:
+    """A label and its control(s) as one unit for the wrapping controls row."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    if label:
+        row.addWidget(QLabel(label))
+    for widget in widgets:
+        if widget is not None:
+            row.addWidget(widget)
+    return box
 
 
 class DistributionPanel(QWidget):
@@ -40,18 +56,17 @@ class DistributionPanel(QWidget):
         self.bars = ProbabilityBars()
         self._counts: np.ndarray | None = None
 
-        row = QHBoxLayout()
+        # The controls wrap like words (each label stays with its box), so large presentation
+        # fonts or a narrow dock give a second line instead of clipped controls.
+        self.controls = QWidget()
+        flow = FlowLayout(self.controls, h_spacing=14, v_spacing=4)
+        flow.setContentsMargins(0, 0, 0, 0)
         for label, widget in (("Temperature", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
-                              ("Seed", self.seed)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        row.addWidget(self.show_logits)
-        row.addStretch(1)
-        row.addWidget(self.n_samples)
-        row.addWidget(self.sample_many)
+                              ("Seed", self.seed), ("", self.show_logits), ("", self.n_samples)):
+            flow.addWidget(_pair(label, widget, self.sample_many if widget is self.n_samples else None))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(row)
+        layout.addWidget(self.controls)
         layout.addWidget(self.where)
         layout.addWidget(self.bars, 1)
 
@@ -59,11 +74,12 @@ class DistributionPanel(QWidget):
             spin.valueChanged.connect(self._on_controls)
         self.show_logits.toggled.connect(self.bars.set_show_logits)
         self.sample_many.clicked.connect(self._on_sample_many)
-        state.trace_changed.connect(self._redraw)
+        self._counts_key: tuple | None = None  # what the sample-many counts were drawn from
+        self.gate = RedrawGate(self._redraw, self._key)
+        self.set_shown = self.gate.set_shown
         state.settings_changed.connect(self._sync_controls)
-        state.settings_changed.connect(self._redraw)
-        state.position_changed.connect(self._redraw)
-        state.selection_changed.connect(self._redraw)
+        for changed in (state.trace_changed, state.settings_changed, state.position_changed, state.selection_changed):
+            changed.connect(self.gate.request)  # a layer or head change leaves the key, so nothing redraws
 
     def settings(self) -> SamplingSettings:
         return SamplingSettings(self.temperature.value(), self.top_k.value(), self.top_p.value(), self.seed.value())
@@ -85,11 +101,18 @@ class DistributionPanel(QWidget):
         if dist is None:
             return
         trace = self.state.trace
-        self._counts = draw_many(dist, self.n_samples.value(), rng_for(self.state.settings.seed, -trace.n_tokens))
-        self._redraw(keep_counts=True)
+        rng = rng_for(self.state.settings.seed, SAMPLE_MANY_STEP + trace.n_tokens)
+        self._counts = draw_many(dist, self.n_samples.value(), rng)
+        self._counts_key = self._key()
+        self.gate.request(force=True)
 
-    def _redraw(self, keep_counts: bool = False) -> None:
-        if not keep_counts:
+    def _key(self) -> tuple | None:
+        """The bars depend on the trace, the position whose logits are known, and the settings."""
+        found = self.state.next_logits()
+        return None if found is None else (self.state.result.trace_id, found[1], self.state.settings)
+
+    def _redraw(self) -> None:
+        if self._counts_key != self._key():
             self._counts = None
         found = self.state.next_logits()
         dist = self.state.distribution()

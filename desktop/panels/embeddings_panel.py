@@ -50,7 +50,11 @@ class EmbeddingsPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["rank", "token", "cosine similarity"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()  # the token takes the width; the numbers only what they need
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # compact rows
+        self.table.setWordWrap(False)
         grid = QGridLayout()
         grid.addWidget(QLabel("Nearest to"), 0, 0)
         grid.addWidget(self.word, 0, 1, 1, 5)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
+    QBoxLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -46,7 +47,11 @@ class KvCachePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(False)
+        # As wide as its columns, whatever the font (presentation mode); the plot takes the rest.
+        self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.plot = StepLines()
         row = QHBoxLayout()
         row.addWidget(QLabel("Generate"))
@@ -54,15 +59,14 @@ class KvCachePanel(QWidget):
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         row.addStretch(1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.plot)
-        splitter.setSizes([450, 550])
+        self.results = results = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        results.addWidget(self.table, 0, Qt.AlignmentFlag.AlignTop)
+        results.addWidget(self.plot, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(row)
         layout.addWidget(self.summary)
-        layout.addWidget(splitter, 1)
+        layout.addLayout(results, 1)
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(cancel)
@@ -111,3 +115,17 @@ class KvCachePanel(QWidget):
             f"The cache holds 2 × {mem.n_layers} layers × {mem.n_kv_heads} key/value heads × {mem.head_dim} "
             f"× {mem.bytes_per_number} bytes = {human_bytes(mem.per_token)} per token; "
             f"{human_bytes(mem.full_context)} for the full {mem.context_length:,}-token context.")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # e.g. presentation mode: the table grows
+            QTimer.singleShot(0, self, self._arrange)  # once the table has the new font too
+
+    def _arrange(self) -> None:
+        """Table beside the plot when the panel is at least twice the table's width, else above it."""
+        wide = self.width() >= 2 * self.table.sizeHint().width()
+        self.results.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QTabWidge
 
 from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
+from desktop.themes import emphasise
 from model_core.head_stats import takeover_layer
 from viz.lens_views import ProbabilityTable, TrackPlot
 
@@ -43,7 +44,7 @@ class LensPanel(QWidget):
         self.title = QLabel()
         self.takeover = QLabel()
         self.takeover.setWordWrap(True)
-        self.takeover.setStyleSheet("font-weight: 600;")
+        emphasise(self.takeover)  # bold, and still as large as presentation mode makes the text
         self.table = ProbabilityTable()
         self.targets = QLineEdit()
         self.targets.setPlaceholderText("Tokens to track, comma-separated, e.g. ' Paris, London' "

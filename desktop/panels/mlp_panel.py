@@ -24,9 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.state import AppState
+from desktop.themes import emphasise
 from viz.block_views import GroupedBars, SignedBars
 
 GATED_SHOWN = 16  # neurons in the gate/up/product chart
+STRIP_MIN_HEIGHT = 150  # px: room for the bars between the axis labels, even beside the gated chart
+CHART_MIN_HEIGHT = 110  # px: the gated and per-layer charts never collapse to a sliver
 
 
 class MlpPanel(QWidget):
@@ -40,18 +43,24 @@ class MlpPanel(QWidget):
 
         self.title = QLabel("Trace a prompt to see the MLP at the selected token.")
         self.title.setWordWrap(True)
-        self.title.setStyleSheet("font-weight: 600;")
+        emphasise(self.title)
         self.sorted_box = QCheckBox("Sort by activation")
         self.strip = SignedBars()
+        self.strip.setMinimumHeight(STRIP_MIN_HEIGHT)
         self.strip.setToolTip("Every neuron's activation for the selected token (red positive, blue negative)")
         self.gated = GroupedBars()
+        self.gated.setMinimumHeight(CHART_MIN_HEIGHT)
         self.gated_note = QLabel()
         self.gated_note.setWordWrap(True)
         self.table = QTableWidget(0, 2)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # compact rows
         self.updates = GroupedBars()
+        self.updates.setMinimumHeight(CHART_MIN_HEIGHT)
         self.updates_note = QLabel()
         self.updates_note.setWordWrap(True)
 
@@ -63,7 +72,7 @@ class MlpPanel(QWidget):
         row.addStretch(1)
         row.addWidget(self.sorted_box)
         left_layout.addLayout(row)
-        left_layout.addWidget(self.strip, 3)
+        left_layout.addWidget(self.strip, 2)
         self.gated_box = QWidget()
         gated_layout = QVBoxLayout(self.gated_box)
         gated_layout.setContentsMargins(0, 0, 0, 0)
@@ -82,7 +91,7 @@ class MlpPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.setSizes([600, 350])
+        splitter.setSizes([650, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
@@ -128,14 +137,14 @@ class MlpPanel(QWidget):
         if probe.gated:
             shown = probe.top_neurons[:GATED_SHOWN]
             self.gated.set_series([str(int(i)) for i in shown],
-                                  {"gate: act_fn(gate_proj x)": probe.gate[shown], "up: up_proj x": probe.up[shown],
-                                   "product (gate × up)": probe.hidden[shown]},
+                                  {"gate = act_fn(gate_proj·x)": probe.gate[shown], "up = up_proj·x": probe.up[shown],
+                                   "gate × up": probe.hidden[shown]},
                                   "neuron (strongest first)", "value")
-            self.gated_note.setText("Gated MLP: the gate (after the nonlinearity) multiplies the up projection. "
-                                    "A gate near 0 silences a neuron however large its up value is.")
+            self.gated_note.setText("Gated MLP: the gate (after its nonlinearity) multiplies the up projection; "
+                                    "a gate near 0 silences the neuron.")
         layers = [str(i) for i in range(len(probe.attn_norms))]
         self.updates.set_series(layers, {"‖attention update‖": probe.attn_norms, "‖MLP update‖": probe.mlp_norms},
-                                "layer", "norm of what it adds", highlight=probe.layer)
+                                "layer", "norm", highlight=probe.layer)
         big = int(np.argmax(probe.mlp_norms))
         self.updates_note.setText(
             f"How much each sub-layer changed '{token}''s residual vector, per layer "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from desktop.panels.mlp_panel import CHART_MIN_HEIGHT, STRIP_MIN_HEIGHT
 from model_core.anatomy import human_count
 from tests.desktop.helpers import CAPITAL, raise_dock
 
@@ -26,12 +27,15 @@ def test_mlp_panel_follows_the_selection(make_window, qtbot):
     top = int(probe.top_neurons[0])
     assert rows[0][:2] == [str(top), f"{probe.hidden[top]:+.3f}"]
     assert panel.gated_box.isVisibleTo(panel)
-    np.testing.assert_allclose(panel.gated.series()["product (gate × up)"], probe.hidden[probe.top_neurons[:16]])
+    np.testing.assert_allclose(panel.gated.series()["gate × up"], probe.hidden[probe.top_neurons[:16]])
     # Sub-layer updates add up to the residual change the trace recorded.
     change = trace.residual[1:, 3] - trace.residual[:-1, 3]
     np.testing.assert_allclose(probe.attn_updates + probe.mlp_updates, change, atol=1e-3)
     np.testing.assert_allclose(panel.updates.series()["‖MLP update‖"], probe.mlp_norms, rtol=1e-6)
     assert "position 3" in panel.title.text() and "Layer 5" in panel.title.text()
+    # The neuron strip has room for its bars (it was once squeezed to a few pixels by the gated chart).
+    assert panel.strip.height() >= STRIP_MIN_HEIGHT
+    assert min(panel.gated.height(), panel.updates.height()) >= CHART_MIN_HEIGHT
 
 
 def test_anatomy_sums_and_clicks_raise_docks(make_window, qtbot):
@@ -89,3 +93,7 @@ def test_kv_cache_panel(make_window, qtbot):
     assert len(panel.plot.lines()["with cache"]) == 8
     info = window.state.info
     assert bench.memory.per_token == 2 * info.n_layers * info.n_kv_heads * info.d_head * 4
+    # Every column of the table is shown in full; the timing plot starts at zero.
+    table = panel.table
+    qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width(), timeout=5_000)
+    assert panel.plot.getPlotItem().vb.viewRange()[1][0] == pytest.approx(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from desktop import presentation, themes
 from viz.theme import DARK, LIGHT
@@ -48,6 +48,9 @@ def test_enter_and_leave_restore_everything(window, qtbot):
     assert bars._font_size == pytest.approx(bars_before * presentation.FONT_SCALE)
     assert window.tokenizer_panel.chips["model"]._font_size == pytest.approx(chips_before * presentation.FONT_SCALE)
     assert heat._theme is themes.HIGH_CONTRAST and bars._theme is themes.HIGH_CONTRAST
+    for bold in (window.mlp_panel.title, window.anatomy_panel.summary):  # no style sheet freezes their size
+        qtbot.waitUntil(lambda b=bold: b.font().pointSizeF() == pytest.approx(app.font().pointSizeF()), timeout=2_000)
+        assert bold.font().bold()
     assert app.palette().color(QPalette.ColorRole.WindowText).name() == "#000000"
     assert app.palette().color(QPalette.ColorRole.Base).name() == "#ffffff"
     assert not window.menuBar().isVisible() and not window.statusBar().isVisible()
@@ -195,3 +198,83 @@ def test_theme_choice_is_restored_in_a_new_window(make_window):
         assert second.attention_panel.heatmap._theme is themes.HIGH_CONTRAST
     finally:
         first.themes.set_theme(themes.SYSTEM)
+
+
+def _line_widths(window) -> dict[str, float]:
+    traj, heat, bars = window.trajectory_panel.plot, window.attention_panel.heatmap, window.distribution_panel.bars
+    return {
+        "last trail": traj.last_trail_item.opts["pen"].widthF(),
+        "trajectory axis": traj.getPlotItem().getAxis("bottom").pen().widthF(),
+        "heatmap selection": heat.selection_item.pen().widthF(),
+        "bars axis": bars.getPlotItem().getAxis("bottom").pen().widthF(),
+    }
+
+
+def test_lines_thicken_for_the_projector_and_come_back(window):
+    mode = window.presentation
+    slider = window.trajectory_panel.slider
+    before = _line_widths(window)
+    mode.enter()
+    assert _line_widths(window) == pytest.approx({k: w * presentation.LINE_SCALE for k, w in before.items()})
+    assert slider.line_scale() == presentation.LINE_SCALE and slider._slider.styleSheet()
+    assert window.tokenizer_panel.chips["model"].line_scale() == presentation.LINE_SCALE
+    mode.leave()
+    assert _line_widths(window) == pytest.approx(before)
+    assert slider.line_scale() == 1 and not slider._slider.styleSheet()
+
+
+def test_bar_labels_and_sample_counts_scale_with_the_font(window, qtbot):
+    panel = window.distribution_panel
+    bars = panel.bars
+    normal = bars._font_size
+    window.presentation.enter()
+    panel.sample_many.click()  # counts make rows taller: labels still keep the font size
+    assert bars._font_size == pytest.approx(normal * presentation.FONT_SCALE)
+
+    def full_size_with_counts() -> bool:
+        shown = [item for item in bars.text_items() if item.isVisible()]
+        return len(shown) >= 5 and "×" in shown[0].toPlainText() and all(
+            item.textItem.font().pointSizeF() == pytest.approx(bars._font_size) for item in shown)
+
+    qtbot.waitUntil(full_size_with_counts, timeout=5_000)  # once the full-screen layout has landed
+
+
+def _in_window(widget, window):
+    from PySide6.QtCore import QRect
+
+    return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+
+
+def test_legend_is_a_bottom_bar_that_covers_no_panel(window, qtbot):
+    mode = window.presentation
+    mode.enter()
+    qtbot.waitUntil(lambda: mode.legend.isVisible() and mode.legend.height() > 0)
+    legend = _in_window(mode.legend, window)
+    assert not legend.intersects(_in_window(window.distribution_panel.bars, window))
+    for key, dock in window.docks.items():
+        if dock.isVisible() and not dock.isFloating():
+            assert not legend.intersects(_in_window(dock, window)), key
+    assert legend.bottom() >= window.height() - 2 and legend.width() >= window.width() - 2  # along the bottom
+    assert mode.legend.label.sizeHint().width() <= window.width()  # every key fits across the window
+    assert ("H", "hide / show this legend") in mode.legend.rows()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # offscreen cannot raise the floated dock
+def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
+    panel = window.distribution_panel
+    window.presentation.enter()
+    qtbot.waitUntil(lambda: bool(window.tabifiedDockWidgets(window.docks["trajectories"])), timeout=5_000)  # laid out
+    dock = window.docks["distribution"]
+    dock.setFloating(True)  # e.g. dragged beside the slides: a third of a 1920-pixel projector
+    dock.resize(640, 600)
+    qtbot.waitUntil(lambda: panel.width() <= 640, timeout=5_000)
+    controls = [panel.temperature, panel.top_k, panel.top_p, panel.seed, panel.show_logits, panel.n_samples,
+                panel.sample_many]
+    labels = [w for w in panel.findChildren(QLabel) if w.text() in ("Temperature", "Top-k", "Top-p", "Seed")]
+    assert len(labels) == 4
+    for control in controls + labels:
+        box = _in_window(control, panel)
+        assert box.left() >= 0 and box.right() < panel.width(), control
+        assert control.width() >= control.sizeHint().width(), control  # not squeezed: "Temperature" in full
+    lowest = max(_in_window(c, panel).bottom() for c in controls)
+    assert _in_window(panel.bars, panel).top() > lowest  # the wrapped rows push the bars down

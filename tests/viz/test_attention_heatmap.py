@@ -138,3 +138,13 @@ def test_smaller_sequence_resizes_mask(heatmap: AttentionHeatmap) -> None:
     heatmap.set_data(causal_weights(4), LABELS[:4])
     assert heatmap.mask_item.image.shape == (4, 4, 4)
     assert heatmap.selected_row() is None
+
+
+def test_line_scale_thickens_the_selection_outline_and_axes(heatmap: AttentionHeatmap) -> None:
+    heatmap.set_selected_row(2)
+    outline, axis = heatmap.selection_item.pen().widthF(), heatmap.plot_item.getAxis("left").pen().widthF()
+    heatmap.set_line_scale(2.0)
+    assert heatmap.selection_item.pen().widthF() == pytest.approx(2 * outline)
+    assert heatmap.plot_item.getAxis("left").pen().widthF() == pytest.approx(2 * axis)
+    heatmap.set_line_scale(1.0)
+    assert heatmap.selection_item.pen().widthF() == pytest.approx(outline)

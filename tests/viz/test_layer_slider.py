@@ -45,3 +45,13 @@ def test_play_at_end_restarts_and_loop_wraps(slider: LayerSlider, qtbot) -> None
     slider.pause()
     assert not slider.is_playing()
     assert seen[:5] == [0, 1, 2, 3, 0]
+
+
+def test_line_scale_thickens_the_slider_and_resets(slider: LayerSlider) -> None:
+    inner = slider._slider
+    assert inner.styleSheet() == ""  # the platform's slider, with tick marks
+    slider.set_line_scale(2.0)
+    assert slider.line_scale() == 2.0
+    assert "height: 6px" in inner.styleSheet() and inner.minimumHeight() >= 32
+    slider.set_line_scale(1.0)
+    assert inner.styleSheet() == "" and inner.minimumHeight() == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 
 from viz.probability_bars import ProbabilityBars
@@ -94,3 +94,37 @@ def test_mismatched_lengths_raise(bars: ProbabilityBars) -> None:
         bars.set_data(LABELS, PROBS[:3], KEPT)
     with pytest.raises(ValueError):
         bars.set_data(LABELS, PROBS, KEPT, counts=np.ones(2))
+
+
+def test_short_view_keeps_full_size_labels_and_shows_the_top_rows(show) -> None:
+    """Large type in a short panel (presentation mode): fewer rows, never shrunken labels."""
+    labels = [f"␣tok{i}" for i in range(12)]
+    probs = np.linspace(0.3, 0.01, 12)
+    bars = show(ProbabilityBars(font_size=16), (700, 260))
+    bars.set_data(labels, probs, np.ones(12, dtype=bool))
+    rows = bars.visible_rows()
+    assert 3 <= rows < 12
+    shown = [item for item in bars.text_items() if item.isVisible()]
+    assert len(shown) == rows
+    assert all(item.textItem.font().pointSizeF() == pytest.approx(16) for item in shown)
+    view = bars.getPlotItem().vb
+    (_, _), (top, bottom) = view.viewRange()
+    assert (top, bottom) == pytest.approx((-0.5, rows - 0.5))
+    # Room enough again: every bar and text comes back.
+    bars.resize(700, 900)
+    assert bars.visible_rows() == 12
+    assert all(item.isVisible() for item in bars.text_items())
+
+
+def test_line_scale_thickens_outlines_and_axes(bars: ProbabilityBars) -> None:
+    def widths() -> tuple[float, float, float]:
+        pens = bars.bar_item.opts["pens"]
+        filtered = pens[2].widthF()  # KEPT[2] is False: outlined so the faint bar still reads
+        return filtered, bars.getPlotItem().getAxis("bottom").pen().widthF(), bars._zero_line.pen.widthF()
+
+    assert bars.bar_item.opts["pens"][0].style() == Qt.PenStyle.NoPen  # kept bars have no outline
+    before = widths()
+    bars.set_line_scale(2.0)
+    assert widths() == pytest.approx(tuple(2 * w for w in before))
+    bars.set_line_scale(1.0)
+    assert widths() == pytest.approx(before)

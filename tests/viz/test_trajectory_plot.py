@@ -115,3 +115,19 @@ def test_title_names_the_layer(plot: TrajectoryPlot) -> None:
     assert "layer 2 / 4" in plot.getPlotItem().titleLabel.text
     with pytest.raises(IndexError):
         plot.set_layer(L + 1)
+
+
+def test_line_scale_thickens_trails_selection_and_axes(plot: TrajectoryPlot) -> None:
+    plot.set_layer(L)
+    plot.set_selected(1)
+
+    def widths() -> list[float]:
+        return [plot.trail_item.opts["pen"].widthF(), plot.last_trail_item.opts["pen"].widthF(),
+                plot.scatter_item.points()[1].pen().widthF(), plot.getPlotItem().getAxis("left").pen().widthF()]
+
+    before = widths()
+    plot.set_line_scale(2.0)
+    assert plot.line_scale() == 2.0
+    assert widths() == pytest.approx([2 * w for w in before])
+    plot.set_line_scale(1.0)
+    assert widths() == pytest.approx(before)
