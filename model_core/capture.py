@@ -33,7 +33,7 @@ class AttentionRecord:
     queries: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, dh]
     keys: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [KV, Tq, dh]
     values: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [KV, Tq, dh]
-    weights: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, Tk]
+    weights: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, Tk] float16
 
 
 def _capturing_attention(
@@ -65,7 +65,9 @@ def _capturing_attention(
         record.queries[layer] = query[0].detach()
         record.keys[layer] = key[0, :, -tq:].detach()
         record.values[layer] = value[0, :, -tq:].detach()
-        record.weights[layer] = weights[0].detach()
+        # Kept as float16, as the trace stores it, the moment it is made: holding every layer's
+        # float32 weights until the end would double the peak memory of a long prompt.
+        record.weights[layer] = weights[0].detach().to(torch.float16)
     return output, weights
 
 

@@ -93,35 +93,37 @@ def benchmark_kv_cache(lm: LoadedModel, prompt_ids: Sequence[int], n_new: int,
     model, device = lm.model, lm.device
     cached_times, recompute_times = np.zeros(n_new), np.zeros(n_new)
     cached_ids: list[int] = []
+    recompute_ids: list[int] = []
     with torch.inference_mode():
         # Warm-up so the first timed step does not pay for one-off allocations.
         model(input_ids=torch.tensor([prompt], device=device), use_cache=False)
         past = None
         step_input = prompt
-        for step in range(n_new):
-            progress.report(f"With the cache: token {step + 1} / {n_new}", 0.5 * step / n_new)
-            _sync(device)
-            start = time.perf_counter()
-            out = model(input_ids=torch.tensor([step_input], device=device), past_key_values=past, use_cache=True)
-            token = int(out.logits[0, -1].argmax())
-            _sync(device)
-            cached_times[step] = time.perf_counter() - start
-            past = out.past_key_values
-            cached_ids.append(token)
-            step_input = [token]
-        del past
         sequence = list(prompt)
-        recompute_ids: list[int] = []
-        for step in range(n_new):
-            progress.report(f"Recomputing everything: token {step + 1} / {n_new}", 0.5 + 0.5 * step / n_new)
+
+        def timed(ids: list[int], **kwargs) -> tuple[object, float]:
             _sync(device)
             start = time.perf_counter()
-            out = model(input_ids=torch.tensor([sequence], device=device), use_cache=False)
-            token = int(out.logits[0, -1].argmax())
+            out = model(input_ids=torch.tensor([ids], device=device), **kwargs)
+            out.logits[0, -1].argmax().item()  # the step is done when its token is known
             _sync(device)
-            recompute_times[step] = time.perf_counter() - start
-            recompute_ids.append(token)
-            sequence.append(token)
+            return out, time.perf_counter() - start
+
+        # The two ways run step by step in turn (order flipped every step), so a busy machine
+        # slows both alike instead of whichever happened to run second.
+        for step in range(n_new):
+            progress.report(f"Token {step + 1} / {n_new}, with the cache and recomputing everything", step / n_new)
+            for way in ((0, 1) if step % 2 == 0 else (1, 0)):
+                if way == 0:
+                    out, cached_times[step] = timed(step_input, past_key_values=past, use_cache=True)
+                    past = out.past_key_values
+                    cached_ids.append(int(out.logits[0, -1].argmax()))
+                    step_input = [cached_ids[-1]]
+                else:
+                    out, recompute_times[step] = timed(sequence, use_cache=False)
+                    recompute_ids.append(int(out.logits[0, -1].argmax()))
+                    sequence.append(recompute_ids[-1])
+        del past
     progress.report("KV-cache timing finished.", 1.0)
     t = len(prompt)
     return KvBench(
