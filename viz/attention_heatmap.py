@@ -136,6 +136,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._weights = np.zeros((0, 0), dtype=np.float32)  # [T, T], row = query
+        self._ticks_shown: tuple | None = None  # (left, bottom) ticks on the axes now
         self._labels: list[str] = []
         self._selected_row: int | None = None
         self._hovered: tuple[int, int] | None = None
@@ -274,6 +275,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
     def _update_ticks(self) -> None:
         t = len(self._labels)
         if t == 0:
+            self._ticks_shown = None
             self._bottom_axis.set_token_ticks([])
             self._plot.getAxis("left").setTicks([[]])
             return
@@ -282,8 +284,12 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         line = QFontMetricsF(make_font(self._font_size)).height()
         step_y = tick_step(t, size.height() / max(view.height(), 1e-9), line)
         step_x = tick_step(t, size.width() / max(view.width(), 1e-9), line)
-        self._plot.getAxis("left").setTicks([thinned_ticks(self._labels, step_y)])
-        self._bottom_axis.set_token_ticks(thinned_ticks(self._labels, step_x))
+        ticks = (thinned_ticks(self._labels, step_y), thinned_ticks(self._labels, step_x))
+        if ticks == self._ticks_shown:
+            return  # new ticks make both axes lay out and paint their labels again: the costliest part
+        self._ticks_shown = ticks
+        self._plot.getAxis("left").setTicks([ticks[0]])
+        self._bottom_axis.set_token_ticks(ticks[1])
 
     def _apply_style(self) -> None:
         p = self._theme
@@ -296,6 +302,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self._selection.setPen(self.pen(p.selection, 3))
         self.set_title(self._title)
         self._show_hover(self._hover_text)
+        self._ticks_shown = None  # fonts may have changed: lay the ticks out again
         self._update_ticks()
 
     def _show_hover(self, text: str) -> None:

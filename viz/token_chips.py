@@ -81,11 +81,11 @@ class TokenChip(QWidget):
             return QColor(p.accent)
         return None
 
-    def text_colour(self) -> QColor:
+    def text_colour(self, background: QColor | None = None) -> QColor:
         """Accent for generated tokens unless a strong tint needs black/white for contrast."""
         p = self._owner._theme
         if self._weight is not None and self._weight > 0.35:
-            return readable_text_colour(self.background_colour())
+            return readable_text_colour(background if background is not None else self.background_colour())
         return QColor(p.accent if self._is_new else p.foreground)
 
     # --- updates from the owner -------------------------------------------------------------
@@ -128,7 +128,8 @@ class TokenChip(QWidget):
         border = self.border_colour()
         width = (_SELECTED_BORDER if self._selected else _NEW_BORDER) * self._owner._line_scale
         rect = QRectF(self.rect()).adjusted(width / 2, width / 2, -width / 2, -width / 2)
-        painter.setBrush(self.background_colour())
+        background = self.background_colour()
+        painter.setBrush(background)
         painter.setPen(QPen(border, width) if border is not None else Qt.PenStyle.NoPen)
         painter.drawRoundedRect(rect, 5, 5)
 
@@ -136,11 +137,12 @@ class TokenChip(QWidget):
         inner = QRectF(self.rect()).adjusted(_PAD_X, _PAD_Y, -_PAD_X, -_PAD_Y)
         label_rect = QRectF(inner.left(), inner.top(), inner.width(), label_fm.height())
         id_rect = QRectF(inner.left(), label_rect.bottom(), inner.width(), inner.bottom() - label_rect.bottom())
+        text_colour = self.text_colour(background)
         painter.setFont(self._owner.label_font)
-        painter.setPen(self.text_colour())
+        painter.setPen(text_colour)
         painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, self._label)
         painter.setFont(self._owner.id_font)
-        id_colour = QColor(self.text_colour())
+        id_colour = QColor(text_colour)
         id_colour.setAlphaF(0.7)
         painter.setPen(id_colour)
         painter.drawText(id_rect, Qt.AlignmentFlag.AlignCenter, str(self._token_id))
