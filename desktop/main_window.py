@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
                                      area.RightDockWidgetArea)
         model = self.add_dock("model", "Model", self.model_panel, area.RightDockWidgetArea)
         screen = self.screen().availableGeometry()
-        if screen.height() < 900:
+        if screen.height() < presentation.SHORT_SCREEN:  # the same rule presentation mode applies to its large type
             self.tabifyDockWidget(trajectories, distribution)
         else:
             self.splitDockWidget(trajectories, distribution, Qt.Orientation.Vertical)
