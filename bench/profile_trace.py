@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
     lm = load_ours(gpt2_small_folder())
     ids = prompt_ids(args.tokens, lm.info.vocab_size)
-    trace_ids(lm, ids)  # warm-up
+    trace_ids(lm, ids, lens=False)  # warm-up
     with profile(activities=[ProfilerActivity.CPU], record_shapes=False) as prof:
         with record_function("trace_ids"):
-            trace = trace_ids(lm, ids)
-    print(f"torch profiler, one trace_ids of {args.tokens} tokens, GPT-2 small shape, "
+            trace = trace_ids(lm, ids, lens=False)  # the first display; the lens follows on demand
+    print(f"torch profiler, one trace_ids(lens=False) of {args.tokens} tokens, GPT-2 small shape, "
           f"{torch.get_num_threads()} threads; trace.nbytes = {trace.nbytes / 2**20:.1f} MB")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
     stages(lm, ids)
