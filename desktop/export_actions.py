@@ -37,7 +37,14 @@ def _check_writable(path: Path) -> None:
 
 
 def panel_widget(window: MainWindow, key: str) -> QWidget:
-    return window.docks[key].widget()
+    """The panel, drawn up to date: one in a tab behind another skips redraws until shown."""
+    widget = window.docks[key].widget()
+    gate = getattr(widget, "gate", None)
+    if gate is not None:
+        gate.bring_up_to_date()
+    elif getattr(widget, "_dirty", False) and callable(getattr(widget, "redraw", None)):
+        widget.redraw()  # the all-heads grid keeps its own flag
+    return widget
 
 
 def _title(window: MainWindow, key: str) -> str:

@@ -89,6 +89,12 @@ class RedrawGate:
         self._draw(key)
         return True
 
+    def bring_up_to_date(self) -> None:
+        """Draw now even if hidden (an export of a panel in a tab behind another)."""
+        key = self._key()
+        if key != self._drawn:
+            self._draw(key)
+
     def draw_if_changed(self) -> None:
         """A staggered turn: draw now, unless hidden meanwhile or already up to date."""
         if not self.shown:

@@ -58,6 +58,17 @@ def test_attention_png_shows_the_heatmap(make_window, qtbot, tmp_path):
     assert len(colours) > 20  # a real picture, not a blank rectangle
 
 
+def test_a_panel_behind_a_tab_exports_the_current_trace(make_window, qtbot, tmp_path):
+    """Hidden panels skip redraws; exporting one draws it first, so the file is not a stale picture."""
+    window = make_window(prompt=CAPITAL)
+    window.docks["qkv"].raise_()  # the attention panel is now behind a tab
+    step(window, qtbot)
+    panel = window.attention_panel
+    assert panel.heatmap.image_item.image.shape == (12, 12)  # not redrawn while hidden
+    export_actions.export_panel_png(window, "attention", tmp_path / "a.png")
+    assert panel.heatmap.image_item.image.shape == (13, 13)
+
+
 def test_trace_npz_and_token_csv(make_window, qtbot, tmp_path):
     window = make_window(prompt=CAPITAL)
     step(window, qtbot)
