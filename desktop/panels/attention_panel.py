@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.panels.redraw_gate import RedrawGate
+from desktop.panels.redraw_gate import follow_trace_and_selection
 from desktop.state import AppState
 from viz.attention_heatmap import AttentionHeatmap
 
@@ -37,14 +37,8 @@ class AttentionPanel(QWidget):
         self.heatmap.row_clicked.connect(lambda row: state.select(position=row))
         state.model_changed.connect(self._on_model_changed)
         self._pattern_key: tuple | None = None  # (trace id, layer, head) of the pattern on screen
-        self.gate = RedrawGate(self._redraw, self._key)
+        self.gate = follow_trace_and_selection(state, self._redraw)
         self.set_shown = self.gate.set_shown
-        state.trace_changed.connect(self.gate.request)
-        state.selection_changed.connect(self.gate.request)
-
-    def _key(self) -> tuple | None:
-        result, sel = self.state.result, self.state.selection
-        return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
 
     def _on_model_changed(self) -> None:
         info = self.state.info

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.redraw_gate import RedrawGate
+from desktop.panels.redraw_gate import follow_trace_and_selection
 from desktop.state import AppState
 from model_core.head_stats import attention_breakdown
 from viz.theme import LIGHT, blend
@@ -103,14 +103,8 @@ class QKVPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.kv_note)
         layout.addWidget(splitter, 1)
-        self.gate = RedrawGate(self.redraw, self._key)
+        self.gate = follow_trace_and_selection(state, self.redraw)
         self.set_shown = self.gate.set_shown
-        state.trace_changed.connect(self.gate.request)
-        state.selection_changed.connect(self.gate.request)
-
-    def _key(self) -> tuple | None:
-        result, sel = self.state.result, self.state.selection
-        return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
 
     def redraw(self) -> None:
         trace = self.state.trace

@@ -119,3 +119,17 @@ class RedrawGate:
         self.shown = shown
         if shown:
             self.request()
+
+
+def follow_trace_and_selection(state, redraw: Callable[[], None]) -> RedrawGate:
+    """A gate for a panel that shows one layer and head at one token of the current trace:
+    it redraws when any of those changes."""
+
+    def key() -> tuple | None:
+        result, sel = state.result, state.selection
+        return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
+
+    gate = RedrawGate(redraw, key)
+    state.trace_changed.connect(gate.request)
+    state.selection_changed.connect(gate.request)
+    return gate
