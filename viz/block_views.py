@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +50,8 @@ def series_key(names: Sequence[str]) -> str:
 class _BlockPlot(Styled, pg.PlotWidget):
     """A fixed (no zoom, no menu) plot that redraws its data in ``_draw`` whenever its style changes."""
 
+    _draw: Callable[[], None]  # each chart's own: draw its data in the current style
+
     def __init__(self, parent: QWidget | None, palette: Palette, font_size: float | None) -> None:
         super().__init__(parent, background=palette.background)
         self._theme = palette
@@ -71,9 +73,6 @@ class _BlockPlot(Styled, pg.PlotWidget):
         self.setBackground(self._theme.background)
         style_plot_item(self.getPlotItem(), self._theme, self._font_size, self._line_scale)
         self._draw()
-
-    def _draw(self) -> None:
-        raise NotImplementedError
 
 
 class SignedBars(_BlockPlot):

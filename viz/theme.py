@@ -9,6 +9,7 @@ has no side effects on other code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -143,6 +144,7 @@ class Styled:
     _theme: Palette
     _font_size: float
     _line_scale: float = 1.0
+    _apply_style: Callable[[], None]  # each widget's own: restyle everything it draws
 
     def set_palette(self, palette: Palette) -> None:
         self._theme = palette
@@ -164,9 +166,6 @@ class Styled:
     def pen(self, colour: object, width: float = 1.0, **kwargs: object) -> QPen:
         """A pyqtgraph pen ``width`` px wide at line scale 1."""
         return pg.mkPen(colour, width=width * self._line_scale, **kwargs)
-
-    def _apply_style(self) -> None:
-        raise NotImplementedError
 
 
 def style_plot_item(plot: pg.PlotItem, palette: Palette, font_size: float, line_scale: float = 1.0) -> None:
