@@ -42,8 +42,6 @@ def panel_widget(window: MainWindow, key: str) -> QWidget:
     gate = getattr(widget, "gate", None)
     if gate is not None:
         gate.bring_up_to_date()
-    elif getattr(widget, "_dirty", False) and callable(getattr(widget, "redraw", None)):
-        widget.redraw()  # the all-heads grid keeps its own flag
     return widget
 
 

@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
         self.state.lens_changed.connect(loop.quit)
         self.worker.failed.connect(loop.quit)
         QTimer.singleShot(timeout_ms, loop.quit)
-        self.request.emit(m.LensRequest(result.trace_id))
+        self._request_lens(result.trace_id, result.trace.n_tokens - 1)
         loop.exec()
         self.state.lens_changed.disconnect(loop.quit)
         self.worker.failed.disconnect(loop.quit)

@@ -214,17 +214,13 @@ class ModelWorker(QObject):
         self.projection_ready.emit(m.ProjectionResult(self._trace_id, self._basis, points))
 
     def _position(self, request: m.PositionRequest) -> None:
-        import torch
-
         from model_core.lens import lens_at
+        from model_core.trace import final_logits
 
         trace = self._stepper.trace
         position = int(np.clip(request.position, 0, trace.n_tokens - 1))
         lens_ids, lens_probs = lens_at(self._lm, trace, position) if request.lens else (None, None)
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(trace.residual[-1, position]))[None].to(self._lm.device)
-            adapter, model = self._lm.adapter, self._lm.model
-            logits = adapter.unembedding(model)(adapter.final_norm(model)(x))[0].float().cpu().numpy()
+        logits = final_logits(self._lm, trace.residual, position)
         self.position_ready.emit(m.PositionResult(request.id, request.trace_id, position, logits, lens_ids, lens_probs))
 
     def _lens(self, request: m.LensRequest) -> None:

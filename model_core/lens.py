@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from model_core.loading import LoadedModel
-from model_core.trace import LENS_TOP_K, Trace, top_k_rows
+from model_core.trace import LENS_TOP_K, Trace, top_k_rows, unembed
 
 _CHUNK = 128  # positions per unembedding matmul: bounds memory at [chunk, V] floats
 
@@ -22,9 +22,7 @@ def _lens_logprobs(lm: LoadedModel, hidden: np.ndarray) -> torch.Tensor:
     """[N, V] log-probabilities of the final norm + unembedding applied to [N, d] residual vectors."""
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(hidden)).to(lm.device)
-        normed = lm.adapter.final_norm(lm.model)(x)
-        logits = lm.adapter.unembedding(lm.model)(normed).float()
-        return torch.log_softmax(logits, dim=-1)
+        return torch.log_softmax(unembed(lm, x), dim=-1)
 
 
 def surprisal_bits(lm: LoadedModel, trace: Trace) -> np.ndarray:

@@ -104,7 +104,7 @@ class Capture:
     next_logits: np.ndarray  # [V]
 
 
-def _unembed(lm: LoadedModel, hidden: torch.Tensor) -> torch.Tensor:
+def unembed(lm: LoadedModel, hidden: torch.Tensor) -> torch.Tensor:
     """[N, V] float32 logits of the final norm + unembedding applied to [N, d] residual vectors."""
     adapter, model = lm.adapter, lm.model
     return adapter.unembedding(model)(adapter.final_norm(model)(hidden)).float()
@@ -135,16 +135,16 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
             queries=torch.stack([record.queries[i] for i in range(n_layers)]).float().cpu().numpy(),
             keys=torch.stack([record.keys[i] for i in range(n_layers)]).float().cpu().numpy(),
             values=torch.stack([record.values[i] for i in range(n_layers)]).float().cpu().numpy(),
-            next_logits=_unembed(lm, residual[-1:, -1])[0].cpu().numpy(),
+            next_logits=unembed(lm, residual[-1:, -1])[0].cpu().numpy(),
         )
     return capture
 
 
-def final_logits(lm: LoadedModel, residual: np.ndarray) -> np.ndarray:
-    """[V] next-token logits from a trace's residual stream [L+1, T, d] (its last position)."""
+def final_logits(lm: LoadedModel, residual: np.ndarray, position: int = -1) -> np.ndarray:
+    """[V] logits for the token after `position`, from a trace's residual stream [L+1, T, d]."""
     with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(residual[-1, -1:])).to(lm.device)
-        return _unembed(lm, x)[0].cpu().numpy()
+        x = torch.from_numpy(np.ascontiguousarray(residual[-1, position]))[None].to(lm.device)
+        return unembed(lm, x)[0].cpu().numpy()
 
 
 def with_lens(lm: LoadedModel, trace: Trace) -> Trace:
@@ -156,7 +156,7 @@ def with_lens(lm: LoadedModel, trace: Trace) -> Trace:
     n_layers = attn_out_last.shape[0]
     rows = np.concatenate([residual_last, residual_last[:-1] + attn_out_last])  # [2L+1, d]
     with torch.inference_mode():
-        logprobs = torch.log_softmax(_unembed(lm, torch.from_numpy(rows).to(lm.device)), dim=-1).cpu().numpy()
+        logprobs = torch.log_softmax(unembed(lm, torch.from_numpy(rows).to(lm.device)), dim=-1).cpu().numpy()
     lens_logprobs = logprobs[: n_layers + 1]
     lens_ids, lens_probs = top_k_rows(lens_logprobs)
     mid_ids, mid_probs = top_k_rows(logprobs[n_layers + 1 :])

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.panels.redraw_gate import follow_trace_and_selection
 from desktop.state import AppState
 from model_core.head_stats import HeadStats, head_stats, hide_first_token
 from viz.head_grid import HeadGrid
@@ -56,31 +57,20 @@ class HeadsPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
-        self._dirty = True
+        self._drawn_trace = -1  # trace id the grid and table show
 
         self.hide_sink.toggled.connect(lambda _on: self._redraw_grid())
         self.grid.head_clicked.connect(lambda layer, head: state.select(layer=layer, head=head))
         self.table.cellClicked.connect(self._on_row_clicked)
-        state.trace_changed.connect(self._invalidate)
-        state.selection_changed.connect(self._on_selection_changed)
+        # The grid and table are rebuilt only while someone can see them (panels/redraw_gate.py).
+        self.gate = follow_trace_and_selection(state, self._redraw)
+        self.set_shown = self.gate.set_shown
 
-    _shown = False  # set from the dock: widgets in tabs behind another can still report isVisible()
-
-    def set_shown(self, shown: bool) -> None:
-        """The dock's `visibilityChanged`: the grid and table are only rebuilt while someone can see them."""
-        self._shown = shown
-        if shown and self._dirty:
+    def _redraw(self) -> None:
+        if self.state.result is not None and self.state.result.trace_id != self._drawn_trace:
             self.redraw()
-
-    def _invalidate(self) -> None:
-        self._dirty = True
-        if self._shown:
-            self.redraw()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.redraw()
+        else:
+            self._on_selection_changed()
 
     def displayed_attention(self) -> np.ndarray:
         """[L, H, T, T] what the grid draws (sink hidden when asked)."""
@@ -91,7 +81,7 @@ class HeadsPanel(QWidget):
         trace = self.state.trace
         if trace is None:
             return
-        self._dirty = False
+        self._drawn_trace = self.state.result.trace_id
         self._redraw_grid()
         self.stats = head_stats(trace.attention)
         table = self.table
@@ -123,7 +113,7 @@ class HeadsPanel(QWidget):
             self.state.select(layer=int(layer.text()), head=int(head.text()))
 
     def _on_selection_changed(self) -> None:
-        if self.state.trace is None or self._dirty:
+        if self.state.trace is None or self.state.result.trace_id != self._drawn_trace:
             return
         sel = self.state.selection
         self.grid.set_selected(sel.layer, sel.head)
