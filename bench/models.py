@@ -24,7 +24,8 @@ def gpt2_tokenizer():
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from model_core.tokenizer_compare import byte_level_encode, load_ranks
+    from model_core.text.hf_bytes import byte_level_encode
+    from model_core.text.tokenizer_compare import load_ranks
 
     ranks = load_ranks("gpt2")
     vocab = {byte_level_encode(token): rank for token, rank in ranks.items()}
@@ -72,7 +73,7 @@ _KEEP: list = []
 
 
 def load_ours(folder: Path | str, device: str = "cpu"):
-    from model_core.loading import load_model
+    from model_core.engine.loading import load_model
 
     return load_model(str(folder), device=device)
 
@@ -88,7 +89,7 @@ def load_baseline(folder: Path | str, device: str = "cpu"):
 
 def builtin_folder() -> Path:
     """The converted built-in model's folder (already cached), for the plain-transformers baseline."""
-    from model_core.loading import resolve_source
+    from model_core.engine.loading import resolve_source
     from model_core.progress import silent
 
     return Path(resolve_source("builtin", silent())[0])

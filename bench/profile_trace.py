@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from torch.profiler import ProfilerActivity, profile, record_function
 
     from bench.models import gpt2_small_folder, load_ours, prompt_ids
-    from model_core.trace import trace_ids
+    from model_core.engine.tracing import trace_ids
 
     lm = load_ours(gpt2_small_folder())
     ids = prompt_ids(args.tokens, lm.info.vocab_size)
@@ -51,8 +51,9 @@ def stages(lm, ids: list[int], repeats: int = 3) -> None:
 
     import torch
 
-    from model_core.capture import block_outputs, recording
-    from model_core.trace import build_trace, forward_capture
+    from model_core.engine.capture import block_outputs, recording
+    from model_core.engine.forward import forward_capture
+    from model_core.engine.tracing import build_trace
 
     model, adapter = lm.model, lm.adapter
     blocks = adapter.blocks(model)

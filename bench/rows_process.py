@@ -106,7 +106,7 @@ def current_mb():
         pass
     return rss_mb()
 if mode == "ours":
-    from model_core.trace import trace_ids
+    from model_core.engine.tracing import trace_ids
     lm = load_ours(folder)
     ids = prompt_ids(n, lm.info.vocab_size)
     import gc; gc.collect(); reset_peak(); before = current_mb()

@@ -23,7 +23,8 @@ def _sync(device: str) -> None:
 
 
 def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, quick: bool) -> list[dict]:
-    from model_core.trace import trace_ids, with_lens
+    from model_core.engine.lens import with_lens
+    from model_core.engine.tracing import trace_ids
 
     lm = load_ours(folder, device)
     base = load_baseline(folder, device)
@@ -82,7 +83,7 @@ def _prompt_text(tokenizer, n: int) -> str:
 def generation_row(folder, device: str, quick: bool) -> dict:
     """Ours: median Stepper.step() over 32 steps after start(12 tokens).
     Baseline: generate(32 new tokens, greedy, KV cache) / 32. Interleaved per repeat."""
-    from model_core.stepper import Stepper
+    from model_core.engine.stepper import Stepper
 
     lm = load_ours(folder, device)
     base = load_baseline(folder, device)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from model_core.devices import DEVICE_CHOICES
+from model_core.types.model_info import DEVICE_CHOICES
 
 SMOKE_TIMEOUT_MS = 300_000
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-HEADLESS_COMMANDS = ("trace", "generate")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in HEADLESS_COMMANDS:
-        from model_core.cli import run
+    from model_core.cli import COMMAND_NAMES, run
 
+    if argv and argv[0] in COMMAND_NAMES:
         return run(argv)
     from desktop.app import run_app
 

@@ -88,7 +88,7 @@ def copy_panel_image(window: MainWindow, key: str) -> QImage:
 
 def export_trace_npz(window: MainWindow, path: str | Path) -> Path | None:
     """Every array of the current trace, same keys as `logitscope trace --dump`."""
-    from model_core.cli import _dump
+    from model_core.types.trace_files import save_trace_npz
 
     trace = window.state.trace
     if trace is None:
@@ -100,7 +100,7 @@ def export_trace_npz(window: MainWindow, path: str | Path) -> Path | None:
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")  # numpy would add it anyway
     try:
-        _dump(trace, str(path))
+        save_trace_npz(trace, path)
     except (LogitscopeError, OSError, ValueError) as exc:
         _fail(window, "the trace", path, exc)
         return None

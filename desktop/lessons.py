@@ -32,7 +32,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop import messages as m
-from model_core.sampling import SamplingSettings
+from model_core.analysis.sampling import SamplingSettings
 
 ACTIONS = (m.STEP, m.SAMPLE, m.UNDO, m.RESET, m.RUN)
 SETTING_FIELDS = {"temperature": float, "top_k": int, "top_p": float, "seed": int}

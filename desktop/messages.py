@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model_core.model_info import ModelInfo
-from model_core.sampling import SamplingSettings
-from model_core.trace_types import Trace
+from model_core.analysis.sampling import SamplingSettings
+from model_core.types.model_info import ModelInfo
+from model_core.types.trace import Trace
 
 _ids = itertools.count(1)
 
@@ -165,7 +165,7 @@ class MlpRequest:
 class MlpResult:
     request_id: int
     trace_id: int
-    probe: object  # model_core.mlp_probe.MlpProbe (plain numpy)
+    probe: object  # model_core.engine.probes.mlp.MlpProbe (plain numpy)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class AnatomyRequest:
 @dataclass(frozen=True)
 class AnatomyResult:
     request_id: int
-    anatomy: object  # model_core.anatomy.Anatomy (plain data)
+    anatomy: object  # model_core.engine.probes.anatomy.Anatomy (plain data)
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class EmbeddingRequest:
 class EmbeddingResult:
     request_id: int
     texts: tuple[str, ...]
-    words: tuple  # model_core.embeddings.ResolvedWord per input: the token(s) each became
+    words: tuple  # model_core.engine.probes.embeddings.ResolvedWord per input: the token(s) each became
     ids: np.ndarray  # [k] int64, most similar first
     labels: tuple[str, ...]
     similarities: np.ndarray  # [k] float32 cosine
@@ -210,4 +210,4 @@ class KvBenchRequest:
 @dataclass(frozen=True)
 class KvBenchResult:
     request_id: int
-    bench: object  # model_core.kv_cache_bench.KvBench (plain numpy)
+    bench: object  # model_core.engine.probes.kv_cache.KvBench (plain numpy)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from desktop import messages as m
 from desktop import recent
-from model_core.sampling import SamplingSettings
+from model_core.analysis.sampling import SamplingSettings
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -197,7 +197,7 @@ def capture_session(window: MainWindow) -> Session:
     trace = state.trace
     generated: tuple[int, ...] = ()
     if trace is not None:
-        traced_prompt = b"".join(trace.tokens.pieces[: trace.n_prompt]).decode("utf-8", errors="replace")
+        traced_prompt = trace.prompt_text
         if traced_prompt == text:
             generated = tuple(int(i) for i in trace.tokens.ids[trace.n_prompt:])
     sel = state.selection

@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from desktop import messages as m
-from model_core.model_info import ModelInfo
-from model_core.sampling import Distribution, SamplingSettings, shape_distribution
-from model_core.trace_types import Trace
+from model_core.analysis.sampling import Distribution, SamplingSettings, shape_distribution
+from model_core.types.model_info import ModelInfo
+from model_core.types.trace import Trace
 
 
 @dataclass(frozen=True)

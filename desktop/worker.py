@@ -133,9 +133,9 @@ class ModelWorker(QObject):
         # already on screen meanwhile (nothing the GUI thread imports pulls them in).
         import torch
 
-        from model_core.loading import load_model
-        from model_core.stepper import Stepper
-        from model_core.vocab_labels import vocab_labels
+        from model_core.engine.loading import load_model
+        from model_core.engine.stepper import Stepper
+        from model_core.engine.vocab_labels import vocab_labels
 
         # Process-wide: leave one core to the GUI thread so the window stays responsive.
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
@@ -201,21 +201,21 @@ class ModelWorker(QObject):
 
     def _emit_followups(self, trace) -> None:
         """Work the first picture need not wait for: the trajectory projection, then surprisal."""
-        from model_core.lens import surprisal_bits
+        from model_core.engine.lens import surprisal_bits
 
         self._emit_projection()
         self.surprisal_ready.emit(m.SurprisalResult(self._trace_id, surprisal_bits(self._lm, trace)))
 
     def _emit_projection(self) -> None:
-        from model_core.projection import project_residual
+        from model_core.analysis.projection import project_residual
 
         trace = self._stepper.trace
         points = project_residual(trace.residual, self._basis)
         self.projection_ready.emit(m.ProjectionResult(self._trace_id, self._basis, points))
 
     def _position(self, request: m.PositionRequest) -> None:
-        from model_core.lens import lens_at
-        from model_core.trace import final_logits
+        from model_core.engine.forward import final_logits
+        from model_core.engine.lens import lens_at
 
         trace = self._stepper.trace
         position = int(np.clip(request.position, 0, trace.n_tokens - 1))
@@ -230,7 +230,7 @@ class ModelWorker(QObject):
         self.lens_ready.emit(m.LensResult(request.id, request.trace_id, trace))
 
     def _lens_grid(self, request: m.LensGridRequest) -> None:
-        from model_core.lens import lens_grid
+        from model_core.engine.lens import lens_grid
 
         if request.trace_id != self._trace_id:
             return  # the trace moved on; the panel asks again for the new one
@@ -240,7 +240,7 @@ class ModelWorker(QObject):
     # -- inside the block ------------------------------------------------------------------------
 
     def _mlp(self, request: m.MlpRequest) -> None:
-        from model_core.mlp_probe import probe_mlp
+        from model_core.engine.probes.mlp import probe_mlp
 
         if request.trace_id != self._trace_id:
             return  # the trace moved on; the panel asks again for the new one
@@ -249,12 +249,12 @@ class ModelWorker(QObject):
         self.mlp_ready.emit(m.MlpResult(request.id, request.trace_id, probe))
 
     def _anatomy(self, request: m.AnatomyRequest) -> None:
-        from model_core.anatomy import model_anatomy
+        from model_core.engine.probes.anatomy import model_anatomy
 
         self.anatomy_ready.emit(m.AnatomyResult(request.id, model_anatomy(self._lm)))
 
     def _embeddings(self, request: m.EmbeddingRequest) -> None:
-        from model_core.embeddings import analogy, nearest_tokens
+        from model_core.engine.probes.embeddings import analogy, nearest_tokens
 
         try:
             if len(request.texts) == 3:
@@ -270,7 +270,7 @@ class ModelWorker(QObject):
                                                      found.similarities))
 
     def _kv_bench(self, request: m.KvBenchRequest) -> None:
-        from model_core.kv_cache_bench import benchmark_kv_cache
+        from model_core.engine.probes.kv_cache import benchmark_kv_cache
 
         progress = self._new_progress(request.id)
         bench = benchmark_kv_cache(self._lm, self._stepper.trace.tokens.ids.tolist(), request.n_new, progress)

@@ -21,6 +21,7 @@ class Progress:
     """Reports progress and carries a cancel flag; safe to share across threads."""
 
     callback: ProgressCallback | None = None
+    should_stop: Callable[[], bool] | None = None  # another reason to stop (the work was superseded)
     _cancel: threading.Event = field(default_factory=threading.Event)
 
     def report(self, message: str, fraction: float = -1.0) -> None:
@@ -34,11 +35,11 @@ class Progress:
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel.is_set() or (self.should_stop is not None and self.should_stop())
 
     def check(self) -> None:
         """Raise `Cancelled` if cancellation was requested."""
-        if self._cancel.is_set():
+        if self.cancelled:
             raise Cancelled()
 
 

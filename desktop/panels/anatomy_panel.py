@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.state import AppState
 from desktop.themes import emphasise
-from model_core.anatomy import GPT2_STYLE, LLAMA_STYLE, build_model, human_bytes, human_count
+from model_core.analysis.model_sizes import GPT2_STYLE, LLAMA_STYLE, build_model, human_bytes, human_count
 from viz.block_views import AnatomyDiagram, DiagramBox
 
 # Which dock shows each part (keys of MainWindow.docks).

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
-from model_core.sampling import SamplingSettings, draw_many, rng_for
+from model_core.analysis.sampling import SamplingSettings, draw_many, rng_for
 from viz.flow_layout import FlowLayout
 from viz.probability_bars import ProbabilityBars
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextB
 
 from desktop import messages as m
 from desktop.state import AppState
-from model_core.stop_reasons import STOP_MESSAGES
+from model_core.types.stop_reasons import STOP_MESSAGES
 
 
 class GenerationPanel(QWidget):
@@ -90,8 +90,7 @@ class GenerationPanel(QWidget):
         if result is None:
             return
         trace = result.trace
-        prompt = b"".join(trace.tokens.pieces[: trace.n_prompt]).decode("utf-8", errors="replace")
-        new = b"".join(trace.tokens.pieces[trace.n_prompt :]).decode("utf-8", errors="replace")
+        prompt, new = trace.prompt_text, trace.generated_text
         accent = self.palette().color(self.palette().ColorRole.Link).name()
         self.text.setHtml(
             f"<div style='white-space: pre-wrap; font-size: {self._font_size:g}pt'>"

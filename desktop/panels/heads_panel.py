@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.redraw_gate import follow_trace_and_selection
 from desktop.state import AppState
-from model_core.head_stats import HeadStats, head_stats, hide_first_token
+from model_core.analysis.head_stats import HeadStats, head_stats, hide_first_token
 from viz.head_grid import HeadGrid
 
 COLUMNS = ("layer", "head", "previous-token", "first-token", "entropy (bits)")

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.state import AppState
-from model_core.anatomy import human_bytes
+from model_core.analysis.model_sizes import human_bytes
 from viz.block_views import StepLines
 
 

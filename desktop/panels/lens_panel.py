@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QTabWidge
 from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
 from desktop.themes import emphasise
-from model_core.head_stats import takeover_layer
+from model_core.analysis.head_stats import takeover_layer
 from viz.lens_views import ProbabilityTable, TrackPlot
 
 TOP_K = 5

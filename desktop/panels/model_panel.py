@@ -15,8 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.state import AppState
-from model_core.devices import DEVICE_CHOICES
-from model_core.model_info import BUILTIN, GPT2_FAMILY
+from model_core.types.model_info import BUILTIN, DEVICE_CHOICES, GPT2_FAMILY
 
 OPEN_FOLDER = "__open_folder__"
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.redraw_gate import follow_trace_and_selection
 from desktop.state import AppState
-from model_core.head_stats import attention_breakdown
+from model_core.analysis.head_stats import attention_breakdown
 from viz.theme import LIGHT, blend
 from viz.vector_strips import VectorStrips
 

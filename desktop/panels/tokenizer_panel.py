@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QSplitter, QVBox
 
 from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
-from model_core.bpe_merges import bpe_steps_from_ranks, merge_table, pretokenize
-from model_core.token_text import piece_labels
-from model_core.tokenizer_compare import ENCODINGS, TokenizedText, load_ranks, tokenize_tiktoken
+from model_core.text.bpe_merges import bpe_steps_from_ranks, merge_table, pretokenize
+from model_core.text.token_text import piece_labels
+from model_core.text.tokenizer_compare import ENCODINGS, TokenizedText, load_ranks, tokenize_tiktoken
 from viz.token_chips import TokenChips
 
 BPE_ENCODING = "gpt2"

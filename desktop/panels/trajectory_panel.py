@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from desktop.panels.redraw_gate import RedrawGate
 from desktop.state import AppState
-from model_core.projection import PER_LAYER, SHARED
+from model_core.analysis.projection import PER_LAYER, SHARED
 from viz.layer_slider import LayerSlider
 from viz.trajectory_plot import TrajectoryPlot
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from desktop.panels.mlp_panel import CHART_MIN_HEIGHT, STRIP_MIN_HEIGHT
-from model_core.anatomy import human_count
+from model_core.analysis.model_sizes import human_count
 from tests.desktop.helpers import CAPITAL, raise_dock
 
 pytestmark = pytest.mark.builtin

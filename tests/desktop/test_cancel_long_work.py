@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop import messages as m
-from model_core import builtin_model
+from model_core.engine import builtin_model
 from tests.model_core.fault_helpers import GPU, FakeIndex, isolate_builtin, leftovers, pretend_a_full_gpu
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from model_core.bpe_merges import bpe_steps_from_ranks, merge_table
-from model_core.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
+from model_core.text.bpe_merges import bpe_steps_from_ranks, merge_table
+from model_core.text.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
 from tests.desktop.helpers import CAPITAL, raise_dock, show_lens
 
 pytestmark = pytest.mark.builtin

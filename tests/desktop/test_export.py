@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication, QImage
 
 from desktop import export_actions, help_dialogs
+from model_core.types.trace import ARRAY_NAMES
 
 pytestmark = pytest.mark.builtin
 
@@ -85,8 +86,10 @@ def test_trace_npz_and_token_csv(make_window, qtbot, tmp_path):
     trace = state.trace
     assert trace.has_lens
     with np.load(path, allow_pickle=False) as data:
-        assert set(data.files) == {"token_ids", "attention", "residual", "queries", "keys", "values", "next_logits",
-                                   "lens_ids", "lens_probs", "kv_head_of", "token_text"}
+        # every per-position array of the trace (one list for building, cutting and saving), and the rest
+        assert set(data.files) == {*ARRAY_NAMES, "token_ids", "token_text", "n_prompt", "next_logits", "kv_head_of",
+                                   "lens_ids", "lens_probs", "mid_lens_ids", "mid_lens_probs"}
+        assert int(data["n_prompt"]) == trace.n_prompt
         np.testing.assert_array_equal(data["token_ids"], trace.tokens.ids)
         assert data["attention"].shape == (L, H, T, T)
         assert data["residual"].shape == (L + 1, T, trace.residual.shape[-1])

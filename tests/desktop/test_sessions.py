@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from desktop import recent, sessions
-from model_core.sampling import SamplingSettings
+from model_core.analysis.sampling import SamplingSettings
 
 pytestmark = pytest.mark.builtin
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model_core import builtin_model
+from model_core.engine import builtin_model
 
 GPU = "NVIDIA GeForce GTX 1050"
 

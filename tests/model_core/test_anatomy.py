@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model_core.anatomy import GPT2_STYLE, LLAMA_STYLE, build_model, model_anatomy
+from model_core.analysis.model_sizes import GPT2_STYLE, LLAMA_STYLE, build_model
+from model_core.engine.probes.anatomy import model_anatomy
 
 
 def _check(lm):

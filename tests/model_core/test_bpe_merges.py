@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from model_core.bpe_merges import (
+from model_core.text.bpe_merges import (
     MAX_WORD_BYTES,
     MergeStep,
     bpe_steps_from_hf,
@@ -20,13 +20,8 @@ from model_core.bpe_merges import (
     merge_table,
     pretokenize,
 )
-from model_core.tokenizer_compare import (
-    ENCODINGS,
-    byte_level_decode,
-    byte_level_encode,
-    get_encoding,
-    load_ranks,
-)
+from model_core.text.hf_bytes import byte_level_decode, byte_level_encode
+from model_core.text.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
 from tests.model_core.test_tokenizer_compare import (
     SENTENCES,
     TEXT,

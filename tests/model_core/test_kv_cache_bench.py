@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from model_core.engine.probes.kv_cache import benchmark_kv_cache, kv_memory
+from model_core.engine.tracing import encode
 from model_core.errors import Cancelled
-from model_core.kv_cache_bench import benchmark_kv_cache, kv_memory
 from model_core.progress import Progress
-from model_core.trace import encode
 
 
 def test_tiny_gpt2_memory_and_tokens(tiny_gpt2):

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from model_core.engine.loading import load_model
 from model_core.errors import ModelLoadError, UnsupportedModelError
-from model_core.loading import load_model
 
 
 def copy_of(src, tmp_path, name="model"):

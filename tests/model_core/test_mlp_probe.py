@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from model_core.mlp_probe import probe_mlp
-from model_core.trace import run_trace
+from model_core.engine.probes.mlp import probe_mlp
+from model_core.engine.tracing import run_trace
 
 PROMPT = "The capital of France is Paris. The capital of Germany is"
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model_core.engine.tracing import clean_text, run_trace
 from model_core.errors import PromptError
-from model_core.trace import clean_text, run_trace
 
 NASTY = [
     "\x00\x01\x07 bell and NUL",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.sampling import SamplingSettings, draw, draw_many, rng_for, shape_distribution, softmax
+from model_core.analysis.sampling import (
+    SamplingSettings,
+    draw,
+    draw_many,
+    rng_for,
+    shape_distribution,
+    softmax,
+)
 
 LOGITS = np.log(np.array([0.5, 0.25, 0.15, 0.07, 0.03], dtype=np.float32))
 

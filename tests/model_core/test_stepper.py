@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from model_core.sampling import SamplingSettings
-from model_core.stepper import END_OF_TEXT, MAX_LENGTH, Stepper, generate_text
-from model_core.trace import trace_ids
+from model_core.analysis.sampling import SamplingSettings
+from model_core.engine.stepper import END_OF_TEXT, MAX_LENGTH, Stepper, generate_text
+from model_core.engine.tracing import trace_ids
 
 PROMPT = "The capital of Germany is Berlin. The capital of France is"
 

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model_core.token_text import byte_offsets, char_label, piece_labels, piece_notes
+from model_core.text.token_text import byte_offsets, char_label, piece_labels, piece_notes
 
 # Characters that make tokenization interesting: multi-byte, joiners, combining, RTL, controls.
 _SPICY = [

@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from model_core import tokenizer_compare as tc
-from model_core.tokenizer_compare import (
+from model_core.text import tokenizer_compare as tc
+from model_core.text.hf_bytes import hf_token_bytes
+from model_core.text.tokenizer_compare import (
     ENCODINGS,
     TokenizedText,
     compare,
     get_encoding,
-    hf_token_bytes,
     load_ranks,
     tokenize_hf,
     tokenize_tiktoken,

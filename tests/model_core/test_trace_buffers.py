@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_core.trace_buffers import TraceBuffers
+from model_core.types.trace_buffers import TraceBuffers
 
 L, H, KV, D, DH = 2, 4, 2, 6, 3
 

@@ -13,8 +13,8 @@ import torch
 from transformers import AutoModelForCausalLM
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
-from model_core.lens import lens_at, surprisal_bits
-from model_core.trace import run_trace
+from model_core.engine.lens import lens_at, surprisal_bits
+from model_core.engine.tracing import run_trace
 
 TEXT = "The capital of Germany is Berlin. The capital of France is"
 ATTN_ATOL = 1e-3

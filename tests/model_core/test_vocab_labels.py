@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from model_core.vocab_labels import build_vocab_labels, vocab_labels
+from model_core.engine.vocab_labels import build_vocab_labels, vocab_labels
 
 
 def test_cached_labels_equal_a_fresh_build_and_survive_damage(tiny_gpt2, tmp_path, monkeypatch):

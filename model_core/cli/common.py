@@ -1,0 +1,81 @@
+"""What every subcommand shares: the prompt and model options, loading with progress, JSON of
+a model, and the exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from model_core.types.model_info import DEVICE_CHOICES, ModelInfo
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Bad options: exit code 2 and one line on stderr."""
+
+
+def add_prompt_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", help="the prompt ('-' reads standard input)")
+    add_model_options(parser)
+    parser.add_argument("--allow-special", action="store_true",
+                        help="let text such as <|endoftext|> become control tokens (default: plain text)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="builtin",
+                        help="'builtin' (default, offline), a GPT-2 name such as gpt2, a hub id, or a folder")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def read_prompt(text: str) -> str:
+    """The prompt argument ('-' reads standard input); UsageError when empty."""
+    text = sys.stdin.read() if text == "-" else text
+    if not text or not text.strip():
+        raise UsageError("the prompt is empty; give some text to trace.")
+    return text
+
+
+def quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _progress_to_stderr(message: str, fraction: float) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{message}\033[K", end="", file=sys.stderr, flush=True)
+
+
+def load(args: argparse.Namespace):
+    """The model the options name, with loading progress on a terminal's stderr."""
+    from model_core.engine.loading import load_model
+    from model_core.progress import Progress
+
+    quiet_libraries()
+    lm = load_model(args.model, device=args.device, progress=Progress(_progress_to_stderr))
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr)
+    return lm
+
+
+def model_json(info: ModelInfo) -> dict:
+    return {
+        "name": info.name, "architecture": info.architecture, "layers": info.n_layers, "heads": info.n_heads,
+        "kv_heads": info.n_kv_heads, "d_model": info.d_model, "vocab_size": info.vocab_size,
+        "parameters": info.n_params, "context_length": info.context_length, "device": info.device,
+    }
+
+
+def token_text(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([int(token_id)], skip_special_tokens=False)

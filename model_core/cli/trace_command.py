@@ -1,0 +1,72 @@
+"""`logitscope trace PROMPT`: the tokens and the next-token distribution (and the lens, a dump)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from model_core.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_prompt_options,
+    load,
+    model_json,
+    read_prompt,
+    token_text,
+)
+from model_core.output_files import check_output_path
+
+NAME = "trace"
+HELP = "tokens and the next-token distribution of a prompt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_prompt_options(parser)
+    parser.add_argument("--top-k", type=int, default=10, help="how many next tokens to list (default 10)")
+    parser.add_argument("--dump", metavar="FILE.npz", help="write the full trace arrays to an .npz file")
+    parser.add_argument("--lens", action="store_true", help="add the logit lens at the last position")
+
+
+def run(args: argparse.Namespace) -> int:
+    text = read_prompt(args.text)
+    if args.top_k < 0:
+        raise UsageError("--top-k must be ≥ 0.")
+    if args.dump:
+        check_output_path(args.dump)  # before the model loads: a bad path is said at once
+    from model_core.engine.tracing import run_trace
+    from model_core.types.trace_files import save_trace_npz
+
+    lm = load(args)
+    trace = run_trace(lm, text, allow_special=args.allow_special)
+    probs = trace.next_probs
+    k = max(1, min(args.top_k, len(probs)))
+    top = np.argsort(-probs)[:k]
+    tokenizer = lm.tokenizer
+    next_tokens = [
+        {"id": int(i), "text": token_text(tokenizer, i), "prob": float(probs[i]), "logit": float(trace.next_logits[i])}
+        for i in top
+    ]
+    tokens = [{"id": int(i), "text": t} for i, t in zip(trace.tokens.ids, trace.tokens.texts, strict=True)]
+    if args.dump:
+        save_trace_npz(trace, args.dump)
+    if args.json:
+        result = {"model": model_json(lm.info), "tokens": tokens, "next_token": next_tokens}
+        if args.lens:
+            result["logit_lens"] = [
+                [{"id": int(i), "text": token_text(tokenizer, i), "prob": float(p)} for i, p in zip(ids, ps, strict=True)]
+                for ids, ps in zip(trace.lens_ids, trace.lens_probs, strict=True)
+            ]
+        print(json.dumps(result, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{lm.info.summary()}")
+    print(f"{trace.n_tokens} tokens: " + " | ".join(trace.tokens.labels))
+    print("next token:")
+    for row in next_tokens:
+        print(f"  {row['prob'] * 100:6.2f}%  {row['text']!r}  (id {row['id']}, logit {row['logit']:.2f})")
+    if args.lens:
+        print("logit lens (top token per layer at the last position):")
+        for layer, (ids, ps) in enumerate(zip(trace.lens_ids, trace.lens_probs, strict=True)):
+            print(f"  layer {layer:2d}: {token_text(tokenizer, ids[0])!r} {ps[0] * 100:.1f}%")
+    return EXIT_OK

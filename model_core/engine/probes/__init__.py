@@ -1,0 +1,1 @@
+"""Probes inside one block and of the whole model: MLP neurons, anatomy, embeddings, the KV cache."""
