@@ -36,7 +36,7 @@ def _wait(app, done, timeout_s: float) -> bool:
 
 def _prompt(tokenizer, n: int) -> str:
     """Readable text of exactly n tokens (sentence presets repeated, cut at a token boundary)."""
-    from desktop.presets import DEFAULT_PROMPT
+    from desktop.core.presets import DEFAULT_PROMPT
 
     base = (DEFAULT_PROMPT + " The capital of France is Paris, and the trophy didn't fit in the suitcase "
             "because it was too big. ")
@@ -48,7 +48,7 @@ def _prompt(tokenizer, n: int) -> str:
 
 
 def open_window(app, folder: str, prompt: str):
-    from desktop.main_window import MainWindow
+    from desktop.shell.main_window import MainWindow
 
     window = MainWindow(model=folder, device="cpu", prompt=prompt, restore=False)
     window.resize(1400, 900)
@@ -103,7 +103,7 @@ def responsiveness_row(app, window, tokens: int = RUN_TOKENS) -> dict:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from bench.timing import row
-    from desktop import messages as m
+    from desktop.core.requests import tracing as m
 
     window.generation_panel.max_new.setValue(tokens)
     ticks: list[float] = []
@@ -123,7 +123,8 @@ def responsiveness_row(app, window, tokens: int = RUN_TOKENS) -> dict:
         if ticks and window.generation_panel.buttons[m.RUN].text() == "Run to end" and len(ticks) > 10:
             loop.quit()
 
-    window.worker.trace_ready.connect(on_trace)
+    window.client.worker.answered.connect(lambda _rid, answer: on_trace(answer)
+                                          if isinstance(answer, m.TraceResult) else None)
     timer.timeout.connect(check_button)
     QTimer.singleShot(600_000, loop.quit)
     start = time.perf_counter()
@@ -143,7 +144,7 @@ def responsiveness_row(app, window, tokens: int = RUN_TOKENS) -> dict:
 def main(argv: list[str]) -> int:
     folder = argv[0]
     quick = "--quick" in argv
-    from desktop.offscreen import use_desktop_sized_offscreen
+    from desktop.shell.offscreen import use_desktop_sized_offscreen
 
     use_desktop_sized_offscreen()  # a 1920x1080 screen: every main panel in view, as on a laptop
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

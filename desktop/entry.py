@@ -16,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if argv and argv[0] in COMMAND_NAMES:
         return run(argv)
-    from desktop.app import run_app
+    from desktop.shell.app import run_app
 
     return run_app(argv)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.offscreen import use_desktop_sized_offscreen
+from desktop.shell.offscreen import use_desktop_sized_offscreen
 
 use_desktop_sized_offscreen()  # windows get the 1920x1080 layout, every main panel in view
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub

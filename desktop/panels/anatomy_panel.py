@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,8 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.state import AppState
-from desktop.themes import emphasise
+from desktop.core.context import ViewContext
+from desktop.core.requests.block_views import AnatomyRequest
+from desktop.panels.style import emphasise
 from model_core.analysis.model_sizes import GPT2_STYLE, LLAMA_STYLE, build_model, human_bytes, human_count
 from viz.block_views import AnatomyDiagram, DiagramBox
 
@@ -34,12 +33,13 @@ _KINDS = {"embedding": "embed", "positions": "embed", "norm1": "norm", "norm2": 
 
 class AnatomyPanel(QWidget):
     part_clicked = Signal(str)  # a dock key from PART_DOCKS
+    anatomy_changed = Signal()  # the loaded model's anatomy arrived and is drawn
 
-    def __init__(self, state: AppState, request: Callable[[], int], parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request = request
-        self._pending_id = 0
+        self.state = state = ctx.state
+        self._asker = ctx.asker(self._on_anatomy)
+        self.anatomy = None  # model_core.engine.probes.anatomy.Anatomy of the loaded model, once answered
         self.summary = QLabel("Load a model to see its parts.")
         self.summary.setWordWrap(True)
         emphasise(self.summary)
@@ -101,13 +101,13 @@ class AnatomyPanel(QWidget):
         layout.addWidget(splitter)
 
         state.model_changed.connect(self._on_model_changed)
-        state.anatomy_changed.connect(self._redraw)
         self._recalculate()
 
     # -- slots -----------------------------------------------------------------------------------
 
     def _on_model_changed(self) -> None:
-        self._pending_id = self._request()
+        self.anatomy = None
+        self._asker.ask(AnatomyRequest())
         info = self.state.info
         if info is None:
             return
@@ -124,11 +124,15 @@ class AnatomyPanel(QWidget):
         self.tied_box.setCurrentIndex(0 if info.tied_embeddings else 1)
         self._recalculate()
 
+    def _on_anatomy(self, anatomy) -> None:
+        self.anatomy = anatomy
+        self._redraw()
+        self.anatomy_changed.emit()
+
     def _redraw(self) -> None:
-        result = self.state.anatomy
-        if result is None or result.request_id != self._pending_id:
+        anatomy = self.anatomy
+        if anatomy is None:
             return
-        anatomy = result.anatomy
         n = anatomy.n_layers
 
         def box(part) -> DiagramBox:

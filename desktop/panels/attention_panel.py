@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.panels.redraw_gate import follow_trace_and_selection
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from viz.attention_heatmap import AttentionHeatmap
 
 
 class AttentionPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.layer_box = QComboBox()
         self.head_box = QComboBox()
         self.layer_box.setToolTip("Layer (Alt+Up / Alt+Down)")
@@ -37,7 +36,7 @@ class AttentionPanel(QWidget):
         self.heatmap.row_clicked.connect(lambda row: state.select(position=row))
         state.model_changed.connect(self._on_model_changed)
         self._pattern_key: tuple | None = None  # (trace id, layer, head) of the pattern on screen
-        self.gate = follow_trace_and_selection(state, self._redraw)
+        self.gate = ctx.follow_selection(self._redraw)
         self.set_shown = self.gate.set_shown
 
     def _on_model_changed(self) -> None:

@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.redraw_gate import RedrawGate
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.analysis.sampling import SamplingSettings, draw_many, rng_for
 from viz.flow_layout import FlowLayout
 from viz.probability_bars import ProbabilityBars
@@ -38,9 +37,9 @@ def _pair(label: str, *widgets: QWidget | None) -> QWidget:
 
 
 class DistributionPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.1, decimals=2, value=1.0)
         self.temperature.setToolTip("0 = greedy: always the most likely token")
         self.top_k = QSpinBox(minimum=0, maximum=100_000, value=0, specialValueText="off")
@@ -75,7 +74,7 @@ class DistributionPanel(QWidget):
         self.show_logits.toggled.connect(self.bars.set_show_logits)
         self.sample_many.clicked.connect(self._on_sample_many)
         self._counts_key: tuple | None = None  # what the sample-many counts were drawn from
-        self.gate = RedrawGate(self._redraw, self._key)
+        self.gate = ctx.gate(self._redraw, self._key)
         self.set_shown = self.gate.set_shown
         state.settings_changed.connect(self._sync_controls)
         for changed in (state.trace_changed, state.settings_changed, state.position_changed, state.selection_changed):

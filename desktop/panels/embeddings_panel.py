@@ -1,14 +1,13 @@
 """Embeddings: the tokens whose embedding rows point the same way as a word's, and analogies.
 
-Typing asks the worker (debounced) with an `EmbeddingRequest`; a result whose id is not
-the newest request's is dropped, so fast typing never shows an older word's answer.
+Typing asks the worker (debounced) with an `EmbeddingRequest`; only the answer to the newest
+request reaches the panel (its asker drops the rest), so fast typing never shows an older
+word's answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -20,8 +19,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
-from desktop.state import AppState
+from desktop.core.context import ViewContext
+from desktop.core.requests.block_views import EmbeddingRequest, EmbeddingResult
 
 DEBOUNCE_MS = 300
 
@@ -31,12 +32,13 @@ def _visible(text: str) -> str:
 
 
 class EmbeddingsPanel(QWidget):
-    def __init__(self, state: AppState, request: Callable[[tuple[str, ...]], int],
-                 parent: QWidget | None = None) -> None:
+    result_changed = Signal()  # the newest request's answer is drawn (`result`)
+
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request = request
-        self._pending_id = 0
+        self.state = state = ctx.state
+        self._asker = ctx.asker(self._on_result)
+        self.result: EmbeddingResult | None = None
         self.word = QLineEdit(" king")
         self.word.setPlaceholderText("A word; a leading space (' king') picks the mid-sentence token")
         self.a, self.b, self.c = QLineEdit(" Paris"), QLineEdit(" France"), QLineEdit(" Germany")
@@ -73,26 +75,21 @@ class EmbeddingsPanel(QWidget):
         layout.addWidget(self.table, 1)
 
         self._mode = "nearest"
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.ask)
-        self.word.textEdited.connect(lambda _t: self._schedule("nearest"))
+        self._ask_soon = qdebounced(self.ask, timeout=DEBOUNCE_MS, parent=self)  # once typing pauses
+        self.word.textEdited.connect(lambda _t: self._ask_soon("nearest"))
         for edit in (self.a, self.b, self.c):
-            edit.textEdited.connect(lambda _t: self._schedule("analogy"))
+            edit.textEdited.connect(lambda _t: self._ask_soon("analogy"))
         state.model_changed.connect(self._on_model_changed)
-        state.embeddings_changed.connect(self._redraw)
-
-    def _schedule(self, mode: str) -> None:
-        self._mode = mode
-        self._timer.start()
 
     def _on_model_changed(self) -> None:
         self._mode = "nearest"
         self.ask()
 
-    def ask(self) -> None:
-        """Send the current word (or analogy) to the worker now."""
+    def ask(self, mode: str | None = None) -> None:
+        """Send the current word, or the analogy (`mode` "nearest" / "analogy"; default: the one
+        last typed in), to the worker now."""
+        if mode is not None:
+            self._mode = mode
         if self.state.info is None:
             return
         if self._mode == "analogy":
@@ -105,13 +102,22 @@ class EmbeddingsPanel(QWidget):
             if not texts[0]:
                 self.status.setText("Type a word.")
                 return
-        self._pending_id = self._request(texts)
+        self._asker.ask(EmbeddingRequest(texts))
         self.status.setText("Searching…")
 
+    @property
+    def searching(self) -> bool:
+        return self._asker.pending
+
+    def _on_result(self, result: EmbeddingResult) -> None:
+        self.result = result
+        self._redraw()
+        self.result_changed.emit()
+
     def _redraw(self) -> None:
-        result = self.state.embeddings
-        if result is None or result.request_id != self._pending_id:
-            return  # stale
+        result = self.result
+        if result is None:
+            return
         if result.error:
             self.status.setText(result.error)
             self.table.setRowCount(0)

@@ -7,19 +7,20 @@ import html
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop import messages as m
-from desktop.state import AppState
+from desktop.core.context import ViewContext
+from desktop.core.requests import tracing as m
 from model_core.types.stop_reasons import STOP_MESSAGES
 
 
 class GenerationPanel(QWidget):
-    action_requested = Signal(str)  # one of messages.STEP / SAMPLE / UNDO / RESET / RUN
+    action_requested = Signal(str)  # one of tracing.STEP / SAMPLE / UNDO / RESET / RUN
     stop_requested = Signal()
     _font_size = 12.0  # the generated text, in points
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
+        self._traces = ctx.traces
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
         self.counter = QLabel("0 / 20")
@@ -53,6 +54,8 @@ class GenerationPanel(QWidget):
         self._running = False
         self.max_new.valueChanged.connect(self._on_max_changed)
         state.trace_changed.connect(self._redraw)
+        ctx.traces.run.started.connect(lambda: self.set_running(True))
+        ctx.traces.run.ended.connect(lambda: self.set_running(False))
         self._update_buttons()
 
     def set_font_size(self, point_size: float) -> None:
@@ -72,7 +75,7 @@ class GenerationPanel(QWidget):
             self.action_requested.emit(action)
 
     def _on_max_changed(self, value: int) -> None:
-        self.state.max_new_tokens = value
+        self._traces.max_new_tokens = value
         self._redraw()
 
     def _update_buttons(self) -> None:

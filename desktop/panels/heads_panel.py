@@ -17,8 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.redraw_gate import follow_trace_and_selection
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.analysis.head_stats import HeadStats, head_stats, hide_first_token
 from viz.head_grid import HeadGrid
 
@@ -26,9 +25,9 @@ COLUMNS = ("layer", "head", "previous-token", "first-token", "entropy (bits)")
 
 
 class HeadsPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.stats: HeadStats | None = None
         self.hide_sink = QCheckBox("Hide first-token sink")
         self.hide_sink.setToolTip("Zero the weight on token 0 and renormalise each row, for display only")
@@ -63,7 +62,7 @@ class HeadsPanel(QWidget):
         self.grid.head_clicked.connect(lambda layer, head: state.select(layer=layer, head=head))
         self.table.cellClicked.connect(self._on_row_clicked)
         # The grid and table are rebuilt only while someone can see them (panels/redraw_gate.py).
-        self.gate = follow_trace_and_selection(state, self._redraw)
+        self.gate = ctx.follow_selection(self._redraw)
         self.set_shown = self.gate.set_shown
 
     def _redraw(self) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
@@ -20,18 +18,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.state import AppState
+from desktop.core.context import ViewContext
+from desktop.core.requests.block_views import KvBenchRequest
 from model_core.analysis.model_sizes import human_bytes
 from viz.block_views import StepLines
 
 
 class KvCachePanel(QWidget):
-    def __init__(self, state: AppState, request: Callable[[int], int], cancel: Callable[[], None],
-                 parent: QWidget | None = None) -> None:
+    bench_changed = Signal()  # a timing finished and is drawn (`bench`)
+
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request = request
-        self._pending_id = 0
+        self.state = ctx.state
+        self._asker = ctx.asker(self._on_bench, self._on_failed)
+        self.bench = None  # model_core.engine.probes.kv_cache.KvBench of the last run
         self.n_new = QSpinBox()
         self.n_new.setRange(1, 512)
         self.n_new.setValue(32)
@@ -69,30 +69,32 @@ class KvCachePanel(QWidget):
         layout.addLayout(results, 1)
 
         self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(cancel)
-        state.kv_bench_changed.connect(self._redraw)
+        self.cancel_button.clicked.connect(ctx.client.cancel)
 
     def run(self) -> None:
         if self.state.result is None:
             return
-        self._pending_id = self._request(self.n_new.value())
+        self._asker.ask(KvBenchRequest(self.n_new.value()))
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.summary.setText(f"Timing {self.n_new.value()} new tokens both ways…")
 
-    def on_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._pending_id:
-            self.run_button.setEnabled(True)
-            self.cancel_button.setEnabled(False)
-            self.summary.setText(message)
+    def _on_failed(self, message: str, _cancelled: bool) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.summary.setText(message)
+
+    def _on_bench(self, bench) -> None:
+        self.bench = bench
+        self._redraw()
+        self.bench_changed.emit()
 
     def _redraw(self) -> None:
-        result = self.state.kv_bench
-        if result is None or result.request_id != self._pending_id:
+        b = self.bench
+        if b is None:
             return
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        b = result.bench
         mem = b.memory
         rows = [
             ("tokens processed", f"{int(b.cached_tokens.sum()):,}", f"{int(b.recompute_tokens.sum()):,}"),

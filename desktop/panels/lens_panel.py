@@ -1,22 +1,21 @@
 """Logit lens: what each layer would predict at the selected position, and when a token takes over.
 
-The per-layer table reads the trace (last position) or the worker's PositionResult
-(any other position); the tracked-token lines read ``trace.lens_logprobs`` (last
-position). The lens at the last position and the layer × position grid are asked of
-the worker only while this panel (and for the grid, its tab) is shown.
+The per-layer table reads the trace (last position) or this panel's own answer to a
+`PositionRequest` with the lens (any other position); the tracked-token lines read
+``trace.lens_logprobs`` (last position). The lens at the last position (which joins the trace,
+through the trace controller) and the layer × position grid are asked of the worker only while
+this panel (and for the grid, its tab) is shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from desktop.panels.redraw_gate import RedrawGate
-from desktop.state import AppState
-from desktop.themes import emphasise
+from desktop.core.context import ViewContext
+from desktop.core.requests.tracing import LensGridRequest, LensGridResult, PositionRequest, PositionResult
+from desktop.panels.style import emphasise
 from model_core.analysis.head_stats import takeover_layer
 from viz.lens_views import ProbabilityTable, TrackPlot
 
@@ -30,14 +29,18 @@ def _label_of_typed(text: str) -> str:
 
 
 class LensPanel(QWidget):
-    def __init__(self, state: AppState, request_grid: Callable[[int], None], request_lens: Callable[[int, int], None],
-                 parent: QWidget | None = None) -> None:
+    grid_changed = Signal()  # the layer x position grid arrived and is drawn (`grid_result`)
+
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request_grid = request_grid
-        self._request_lens = request_lens
+        self.state = state = ctx.state
+        self._traces = ctx.traces  # the lens at the last position joins the trace on screen
+        self._grid_asker = ctx.asker(self._on_grid)
+        self._position_asker = ctx.asker(self._on_position_lens)
+        self.grid_result: LensGridResult | None = None
+        self.position_lens: PositionResult | None = None  # the lens at a position other than the last
         self._grid_asked_for = -1  # trace id the grid was last requested for
-        self._lens_asked: set[tuple[int, int]] = set()  # (trace id, position) the lens was asked for
+        self._asked_position: tuple[int, int] | None = None  # (trace id, position) the lens was asked for
         self._label_index: dict[str, int] = {}
         self.takeover_layer: int | None = None
 
@@ -89,14 +92,13 @@ class LensPanel(QWidget):
         layout.addWidget(self.tabs)
 
         self.targets.editingFinished.connect(self._redraw_tracks)
-        self.gate = RedrawGate(self._redraw_lens, self._key)
+        self.gate = ctx.gate(self._redraw_lens, self._key)
         self.mid.toggled.connect(self.gate.request)
         self.tabs.currentChanged.connect(lambda _i: self._maybe_request_grid())
         state.model_changed.connect(self._on_model_changed)
-        for changed in (state.trace_changed, state.selection_changed, state.position_changed, state.lens_changed):
+        for changed in (state.trace_changed, state.selection_changed, state.lens_changed):
             changed.connect(self.gate.request)
         state.trace_changed.connect(self._maybe_request_grid)
-        state.lens_grid_changed.connect(self._redraw_grid)
 
     def set_shown(self, shown: bool) -> None:
         """The dock's `visibilityChanged`: a tab behind another asks the worker for nothing."""
@@ -114,9 +116,8 @@ class LensPanel(QWidget):
         last = trace.n_tokens - 1
         if position == last:
             return (last, trace.lens_ids, trace.lens_probs) if trace.has_lens else None
-        pr = self.state.position_result
-        if (pr is not None and pr.trace_id == self.state.result.trace_id and pr.position == position
-                and pr.lens_ids is not None):
+        pr = self.position_lens
+        if pr is not None and pr.trace_id == self.state.trace_id and pr.position == position:
             return position, pr.lens_ids, pr.lens_probs
         return None
 
@@ -145,31 +146,36 @@ class LensPanel(QWidget):
             self._label_index.setdefault(label, i)
 
     def _key(self) -> tuple | None:
-        result, pr = self.state.result, self.state.position_result
+        result = self.state.result
         if result is None:
             return None
         position = self.state.selection.position
-        known = pr is not None and pr.trace_id == result.trace_id and pr.position == position and pr.lens_ids is not None
-        return (result.trace_id, position, result.trace.has_lens, known, self.mid.isChecked())
+        return (result.trace_id, position, result.trace.has_lens, self.lens_at_selection() is not None,
+                self.mid.isChecked())
 
     def _redraw_lens(self) -> None:
         result = self.state.result
         if result is None:
             return
-        if self.lens_at_selection() is None or not result.trace.has_lens:
-            wanted = (result.trace_id, self.state.selection.position)
-            if not result.trace.has_lens and self.state.selection.position != result.trace.n_tokens - 1:
-                self._ask((result.trace_id, result.trace.n_tokens - 1))  # the tracked lines read the last one
-            self._ask(wanted)
+        if not result.trace.has_lens:  # the table at the last position and the tracked lines read it
+            self._traces.ask_lens()
+        position = self.state.selection.position
+        wanted = (result.trace_id, position)
+        if position != result.trace.n_tokens - 1 and self.lens_at_selection() is None \
+                and wanted != self._asked_position:
+            self._asked_position = wanted
+            self._position_asker.ask(PositionRequest(position, result.trace_id, lens=True))
         self._redraw_table()
         self._redraw_tracks()
 
-    def _ask(self, key: tuple[int, int]) -> None:
-        if key not in self._lens_asked:
-            if not any(k[0] == key[0] for k in self._lens_asked):
-                self._lens_asked.clear()  # a new trace: forget the old one's
-            self._lens_asked.add(key)
-            self._request_lens(*key)
+    def _on_position_lens(self, answer: PositionResult) -> None:
+        self.position_lens = answer
+        self.gate.request()
+
+    def _on_grid(self, answer: LensGridResult) -> None:
+        self.grid_result = answer
+        self._redraw_grid()
+        self.grid_changed.emit()
 
     def _maybe_request_grid(self) -> None:
         result = self.state.result
@@ -178,7 +184,7 @@ class LensPanel(QWidget):
         if self._grid_asked_for != result.trace_id:
             self._grid_asked_for = result.trace_id
             self.grid_note.setText("Computing the lens at every layer × position…")
-            self._request_grid(result.trace_id)
+            self._grid_asker.ask(LensGridRequest(result.trace_id))
 
     def _redraw_table(self) -> None:
         trace = self.state.trace
@@ -229,8 +235,8 @@ class LensPanel(QWidget):
             f"Not a single token in this vocabulary: {', '.join(repr(m) for m in missing)}" if missing else "")
 
     def _redraw_grid(self) -> None:
-        trace, grid = self.state.trace, self.state.lens_grid
-        if trace is None or grid is None or grid.trace_id != self.state.result.trace_id:
+        trace, grid = self.state.trace, self.grid_result
+        if trace is None or grid is None or grid.trace_id != self.state.trace_id:
             return
         ids, probs = grid.ids[::-1], grid.probs[::-1]  # [L+1, T], final layer on top like a stack of blocks
         n_rows = ids.shape[0]

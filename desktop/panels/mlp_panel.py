@@ -1,15 +1,13 @@
 """MLP / neurons: what one layer's MLP does at the selected token, and what every sub-layer writes.
 
 Follows `state.selection` (position, layer). The numbers come from the worker
-(`MlpRequest` -> `state.mlp`); this panel only asks while its dock is shown (`set_shown`).
+(`MlpRequest`, answered to this panel's asker); it only asks while its dock is shown (`set_shown`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.state import AppState
-from desktop.themes import emphasise
+from desktop.core.context import ViewContext
+from desktop.core.requests.block_views import MlpRequest
+from desktop.panels.style import emphasise
 from viz.block_views import GroupedBars, SignedBars
 
 GATED_SHOWN = 16  # neurons in the gate/up/product chart
@@ -33,12 +32,14 @@ CHART_MIN_HEIGHT = 110  # px: the gated and per-layer charts never collapse to a
 
 
 class MlpPanel(QWidget):
-    def __init__(self, state: AppState, request: Callable[[int, int, int], int], parent: QWidget | None = None) -> None:
+    probe_changed = Signal()  # the newest request's probe arrived and is drawn (`probe`)
+
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request = request  # (trace_id, position, layer) -> request id
+        self.state = state = ctx.state
+        self._asker = ctx.asker(self._on_probe)
         self._asked: tuple[int, int, int] | None = None
-        self._pending_id = 0
+        self.probe = None  # model_core.engine.probes.mlp.MlpProbe of the newest request, once answered
         self._shown = False  # set by the dock: widgets in hidden tabs can still report isVisible()
 
         self.title = QLabel("Trace a prompt to see the MLP at the selected token.")
@@ -100,7 +101,6 @@ class MlpPanel(QWidget):
         self.sorted_box.toggled.connect(lambda _on: self._redraw())
         state.trace_changed.connect(self._maybe_request)
         state.selection_changed.connect(self._maybe_request)
-        state.mlp_changed.connect(self._redraw)
 
     def set_shown(self, shown: bool) -> None:
         """The dock's `visibilityChanged`: a tab behind another is not shown, so it asks for nothing."""
@@ -115,14 +115,19 @@ class MlpPanel(QWidget):
         key = (result.trace_id, sel.position, sel.layer)
         if key != self._asked:
             self._asked = key
-            self._pending_id = self._request(*key)
+            self._asker.ask(MlpRequest(*key))
             self.title.setText(f"Layer {sel.layer} · position {sel.position}: computing…")
 
+    def _on_probe(self, probe) -> None:
+        self.probe = probe
+        self._redraw()
+        self.probe_changed.emit()
+
     def _redraw(self) -> None:
-        result, mlp = self.state.result, self.state.mlp
-        if result is None or mlp is None or mlp.trace_id != result.trace_id or mlp.request_id != self._pending_id:
-            return  # stale: a newer selection is on its way
-        probe = mlp.probe
+        result, probe = self.state.result, self.probe
+        if result is None or probe is None or self._asker.request is None \
+                or self._asker.request.trace_id != result.trace_id:
+            return  # a newer selection is on its way
         trace = result.trace
         token = self.state.label(int(trace.tokens.ids[probe.position]))
         n = probe.hidden.shape[0]

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.types.model_info import BUILTIN, DEVICE_CHOICES, GPT2_FAMILY
 
 OPEN_FOLDER = "__open_folder__"
@@ -23,9 +23,9 @@ OPEN_FOLDER = "__open_folder__"
 class ModelPanel(QWidget):
     load_requested = Signal(str, str)  # spec, device
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.source = QComboBox()
         self.source.addItem("Built-in: SmolLM2-135M-Instruct (offline)", BUILTIN)
         for name in GPT2_FAMILY:

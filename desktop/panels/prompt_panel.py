@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
-from desktop.panels.redraw_gate import RedrawGate
-from desktop.presets import load_sentences
-from desktop.state import AppState
+from desktop.core.context import ViewContext
+from desktop.core.presets import load_sentences
 from viz.token_chips import TokenChips
 
 TYPING_PAUSE_MS = 450  # trace once the user stops typing this long; only the newest text runs
@@ -28,9 +28,9 @@ TYPING_PAUSE_MS = 450  # trace once the user stops typing this long; only the ne
 class PromptPanel(QWidget):
     prompt_submitted = Signal(str, bool)  # text, allow special tokens
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.presets = QComboBox()
         self.presets.addItem("Sentence…", None)
         for name, text in load_sentences():
@@ -69,16 +69,15 @@ class PromptPanel(QWidget):
         layout.addLayout(counts_row)
         layout.addWidget(self.chips, 1)
 
-        self._typing = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
-        self._typing.timeout.connect(self.submit)
-        self.editor.textChanged.connect(self._typing.start)
+        self._typing = qdebounced(self.submit, timeout=TYPING_PAUSE_MS, parent=self)
+        self.editor.textChanged.connect(self._typing)
         self.editor.textChanged.connect(self._update_text_counts)
         self.run_button.clicked.connect(self.submit)
         self.allow_special.toggled.connect(self.submit)
         self.presets.activated.connect(self._on_preset)
         self.chips.chip_clicked.connect(lambda i: state.select(position=i))
         self._chips_key: tuple | None = None  # (trace id, surprisal's trace id) the chips were built for
-        self.gate = RedrawGate(self._redraw, self._key)
+        self.gate = ctx.gate(self._redraw, self._key)
         self.set_shown = self.gate.set_shown
         self.tint.activated.connect(lambda _i: self.gate.request())
         for changed in (state.trace_changed, state.selection_changed, state.surprisal_changed):
@@ -99,7 +98,7 @@ class PromptPanel(QWidget):
         return self.editor.toPlainText()
 
     def submit(self) -> None:
-        self._typing.stop()
+        self._typing.cancel()
         self.prompt_submitted.emit(self.text(), self.allow_special.isChecked())
 
     def keyPressEvent(self, event) -> None:  # Ctrl+Enter anywhere in the panel runs the prompt

@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.redraw_gate import follow_trace_and_selection
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.analysis.head_stats import attention_breakdown
 from viz.theme import LIGHT, blend
 from viz.vector_strips import VectorStrips
@@ -72,9 +71,9 @@ class BreakdownModel(QAbstractTableModel):
 
 
 class QKVPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = ctx.state
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.kv_note = QLabel()
@@ -103,7 +102,7 @@ class QKVPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.kv_note)
         layout.addWidget(splitter, 1)
-        self.gate = follow_trace_and_selection(state, self.redraw)
+        self.gate = ctx.follow_selection(self.redraw)
         self.set_shown = self.gate.set_shown
 
     def redraw(self) -> None:

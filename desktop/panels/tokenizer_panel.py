@@ -5,8 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QSplitter, QVBoxLayout, QWidget
 
-from desktop.panels.redraw_gate import RedrawGate
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.text.bpe_merges import bpe_steps_from_ranks, merge_table, pretokenize
 from model_core.text.token_text import piece_labels
 from model_core.text.tokenizer_compare import ENCODINGS, TokenizedText, load_ranks, tokenize_tiktoken
@@ -27,9 +26,9 @@ def word_under(text: str, start: int, stop: int, encoding: str = BPE_ENCODING) -
 
 
 class TokenizerPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state = state = ctx.state
         self.names = ("model", *ENCODINGS)
         self.chips: dict[str, TokenChips] = {}
         self.counts: dict[str, QLabel] = {}
@@ -65,7 +64,7 @@ class TokenizerPanel(QWidget):
         self._drawn_trace = -1  # trace id the chips show
 
         self.chips["model"].chip_clicked.connect(lambda i: state.select(position=i))
-        self.gate = RedrawGate(self._redraw, self._key)
+        self.gate = ctx.gate(self._redraw, self._key)
         self.set_shown = self.gate.set_shown
         state.trace_changed.connect(self.gate.request)
         state.selection_changed.connect(self.gate.request)

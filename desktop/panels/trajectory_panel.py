@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.panels.redraw_gate import RedrawGate
-from desktop.state import AppState
+from desktop.core.context import ViewContext
 from model_core.analysis.projection import PER_LAYER, SHARED
 from viz.layer_slider import LayerSlider
 from viz.trajectory_plot import TrajectoryPlot
 
 
 class TrajectoryPanel(QWidget):
-    def __init__(self, state: AppState, request_basis, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
-        self._request_basis = request_basis
+        self.state = state = ctx.state
         self.slider = LayerSlider()
         self.basis = QComboBox()
         self.basis.addItem("Shared basis (motion comparable)", SHARED)
@@ -35,10 +33,10 @@ class TrajectoryPanel(QWidget):
 
         self.slider.layer_changed.connect(self.plot.set_layer)
         self.trails.toggled.connect(self.plot.set_trails)
-        self.basis.activated.connect(lambda _i: self._request_basis(self.basis.currentData()))
+        self.basis.activated.connect(lambda _i: ctx.traces.ask_projection(self.basis.currentData()))
         self.plot.point_clicked.connect(lambda i: state.select(position=i))
         state.model_changed.connect(self._on_model_changed)
-        self.gate = RedrawGate(self._on_projection, self._projection_key)
+        self.gate = ctx.gate(self._on_projection, self._projection_key)
         self.set_shown = self.gate.set_shown
         state.projection_changed.connect(self.gate.request)
         state.selection_changed.connect(self._on_selection)

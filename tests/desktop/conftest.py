@@ -15,7 +15,7 @@ def isolated_settings(tmp_path, monkeypatch):
 @pytest.fixture
 def make_window(qtbot):
     """Open the real main window on a model and wait for its first trace."""
-    from desktop.main_window import MainWindow
+    from desktop.shell.main_window import MainWindow
 
     windows = []
 

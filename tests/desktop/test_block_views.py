@@ -15,11 +15,12 @@ pytestmark = pytest.mark.builtin
 def test_mlp_panel_follows_the_selection(make_window, qtbot):
     window = make_window(prompt=CAPITAL)
     state, trace = window.state, window.state.trace
-    with qtbot.waitSignal(state.mlp_changed, timeout=60_000):
+    panel = window.mlp_panel
+    with qtbot.waitSignal(panel.probe_changed, timeout=60_000):
         raise_dock(window, "mlp")
-    with qtbot.waitSignal(state.mlp_changed, timeout=60_000):
+    with qtbot.waitSignal(panel.probe_changed, timeout=60_000):
         state.select(position=3, layer=5)
-    panel, probe = window.mlp_panel, state.mlp.probe
+    probe = panel.probe
     assert (probe.position, probe.layer) == (3, 5) and probe.gated
     assert probe.hidden.shape == (state.info.d_mlp,)
     np.testing.assert_allclose(panel.strip.values(), probe.hidden)
@@ -41,8 +42,8 @@ def test_mlp_panel_follows_the_selection(make_window, qtbot):
 def test_anatomy_sums_and_clicks_raise_docks(make_window, qtbot):
     window = make_window(prompt=CAPITAL)
     raise_dock(window, "anatomy")
-    qtbot.waitUntil(lambda: window.state.anatomy is not None, timeout=30_000)
-    anatomy = window.state.anatomy.anatomy
+    qtbot.waitUntil(lambda: window.anatomy_panel.anatomy is not None, timeout=30_000)
+    anatomy = window.anatomy_panel.anatomy
     assert anatomy.total == window.state.info.n_params
     assert f"{anatomy.total:,}" in window.anatomy_panel.summary.text()
     assert window.anatomy_panel.results["Parameters"].text().startswith(f"{anatomy.total:,}")
@@ -66,18 +67,17 @@ def test_embeddings_neighbours_and_analogy(make_window, qtbot):
     raise_dock(window, "embeddings")
     panel = window.embeddings_panel
     panel.word.setText(" king")
-    with qtbot.waitSignal(window.state.embeddings_changed, timeout=30_000):
+    with qtbot.waitSignal(panel.result_changed, timeout=30_000):
         panel.ask()
-    qtbot.waitUntil(lambda: window.state.embeddings.request_id == panel._pending_id, timeout=30_000)
-    result = window.state.embeddings
+    qtbot.waitUntil(lambda: not panel.searching, timeout=30_000)
+    result = panel.result
     assert "[␣king]" in panel.tokens_note.text()
     rows = panel.table_rows()
     assert rows[0] == (result.labels[0], f"{result.similarities[0]:.3f}")
     assert "␣king" not in [label for label, _ in rows]
-    panel._mode = "analogy"
-    with qtbot.waitSignal(window.state.embeddings_changed, timeout=30_000):
-        panel.ask()
-    assert len(window.state.embeddings.texts) == 3 and panel.table.rowCount() == 15
+    with qtbot.waitSignal(panel.result_changed, timeout=30_000):
+        panel.ask("analogy")
+    assert len(panel.result.texts) == 3 and panel.table.rowCount() == 15
 
 
 def test_kv_cache_panel(make_window, qtbot):
@@ -85,9 +85,9 @@ def test_kv_cache_panel(make_window, qtbot):
     raise_dock(window, "kv_cache")
     panel = window.kv_cache_panel
     panel.n_new.setValue(8)
-    with qtbot.waitSignal(window.state.kv_bench_changed, timeout=120_000):
+    with qtbot.waitSignal(panel.bench_changed, timeout=120_000):
         panel.run.__call__()
-    bench = window.state.kv_bench.bench
+    bench = panel.bench
     assert panel.table.item(0, 1).text() == f"{int(bench.cached_tokens.sum()):,}"
     assert f"{bench.speedup:.1f}×" in panel.summary.text()
     assert len(panel.plot.lines()["with cache"]) == 8

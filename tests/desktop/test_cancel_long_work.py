@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop import messages as m
+from desktop.core.requests import HANDLERS
+from desktop.core.requests import tracing as m
+from desktop.core.requests.block_views import AnatomyRequest
 from model_core.engine import builtin_model
 from tests.model_core.fault_helpers import GPU, FakeIndex, isolate_builtin, leftovers, pretend_a_full_gpu
 
@@ -38,7 +40,7 @@ def test_cancel_button_stops_the_builtin_download(make_window, tiny_gpt2_dir, te
         qtbot.waitUntil(lambda: window.status_label.text().startswith("Downloading the built-in model"),
                         timeout=10_000)
         start = time.monotonic()
-        with qtbot.waitSignal(window.worker_idle, timeout=10_000):
+        with qtbot.waitSignal(window.client.idle, timeout=10_000):
             qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
         elapsed = time.monotonic() - start
         sent = index.sent
@@ -65,10 +67,10 @@ def test_cancel_pressed_before_the_load_starts_still_cancels_it(make_window, tin
         entered.set()
         release.wait(10)
 
-    monkeypatch.setattr(window.worker, "_anatomy", busy_for_a_moment)
+    monkeypatch.setitem(HANDLERS, AnatomyRequest, lambda _session, request: busy_for_a_moment(request))
     with FakeIndex(size=64 << 20, delay=0.05) as index:
         monkeypatch.setenv("LOGITSCOPE_INDEX_URL", index.url)
-        window.send_request(m.AnatomyRequest())
+        window.client.asker(lambda _answer: None).ask(AnatomyRequest())
         qtbot.waitUntil(entered.is_set, timeout=5_000)
         window.load_model("builtin", "cpu")
         assert window.cancel_button.isVisible()
@@ -79,7 +81,7 @@ def test_cancel_pressed_before_the_load_starts_still_cancels_it(make_window, tin
             assert index.wheel_requests == 0
         finally:
             if window.cancel_button.isVisible():  # the bug: the download runs on; stop it for the next test
-                with qtbot.waitSignal(window.worker_idle, timeout=10_000):
+                with qtbot.waitSignal(window.client.idle, timeout=10_000):
                     window.cancel()
 
 

@@ -19,7 +19,7 @@ def test_logit_lens_table_takeover_and_tracking(make_window, qtbot):
     # The lens (2L+1 rows against the whole vocabulary) is computed only once its panel shows.
     assert not state.trace.has_lens
     trace = show_lens(window, qtbot)
-    assert state.result.trace_id == window.worker._trace_id  # same trace, now with its lens
+    assert state.result.trace_id == window.client.worker.session.trace_id  # same trace, now with its lens
     panel = window.lens_panel
     last = trace.n_tokens - 1
     assert state.selection.position == last
@@ -52,17 +52,16 @@ def test_logit_lens_table_takeover_and_tracking(make_window, qtbot):
     assert len(lines["␣London"]) == trace.n_layers + 1
 
     # Another position: the table follows the worker's PositionResult for it.
-    with qtbot.waitSignal(state.position_changed, timeout=60_000):
-        state.select(position=3)
-    pr = state.position_result
-    assert pr.position == 3
+    state.select(position=3)
+    qtbot.waitUntil(lambda: panel.position_lens is not None and panel.position_lens.position == 3, timeout=60_000)
+    pr = panel.position_lens
     assert table.cell_text(trace.n_layers, 0) == f"{state.label(int(pr.lens_ids[-1, 0]))}  {pr.lens_probs[-1, 0]:.2f}"
 
     # Layer x position grid: asked of the worker only when its tab is shown.
-    assert state.lens_grid is None
-    with qtbot.waitSignal(state.lens_grid_changed, timeout=120_000):
+    assert panel.grid_result is None
+    with qtbot.waitSignal(panel.grid_changed, timeout=120_000):
         panel.tabs.setCurrentWidget(panel.grid_page)
-    grid = state.lens_grid
+    grid = panel.grid_result
     assert grid.ids.shape == (trace.n_layers + 1, trace.n_tokens)
     assert grid.ids[-1, last] == trace.lens_ids[-1, 0]
     # Rows are drawn final layer first.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from desktop.lessons import LessonError, builtin_lessons, load_lesson, parse_lesson
+from desktop.features.lessons.files import LessonError, builtin_lessons, load_lesson, parse_lesson
 
 CAPITAL = "The capital of Germany is Berlin. The capital of France is"
 ANIMAL = "The animal didn't cross the street because it was too tired"
@@ -70,15 +70,15 @@ def test_parse_keeps_optional_fields():
 def test_invalid_lesson_shows_a_banner_message(make_window, tmp_path):
     window = make_window(prompt="Hello")
     path = write(tmp_path, '{"title": "Broken", "steps": [', "broken.json")
-    assert not window.lesson_panel.open_file(str(path))
+    assert not window.lessons.panel.open_file(str(path))
     assert "broken.json is not valid JSON" in window.banner.text()
-    assert window.lesson_player.lesson is None
+    assert window.lessons.lesson is None
 
 
 @pytest.mark.builtin
 def test_a_lesson_moves_the_window_through_its_states(make_window, qtbot, tmp_path):
     window = make_window(prompt="Hello")
-    state, player, panel = window.state, window.lesson_player, window.lesson_panel
+    state, player, panel = window.state, window.lessons, window.lessons.panel
     lesson = {"title": "Test lesson", "steps": [
         {"title": "Tokens", "text": "Look at the tokens.", "prompt": CAPITAL, "dock": "tokenizers", "token": 3,
          "layer": 2, "head": 1, "settings": {"temperature": 0.5, "top_k": 0, "top_p": 1.0, "seed": 0}},
@@ -133,7 +133,7 @@ def test_presentation_keys_page_through_a_builtin_lesson(make_window, qtbot):
     from PySide6.QtCore import Qt
 
     window = make_window(prompt=CAPITAL)
-    panel, player = window.lesson_panel, window.lesson_player
+    panel, player = window.lessons.panel, window.lessons
     index = next(i for i in range(panel.lessons.count()) if "Paris" in panel.lessons.itemText(i))
     with qtbot.waitSignal(player.step_applied, timeout=60_000):
         panel.lessons.setCurrentIndex(index)

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 
-from desktop import presentation, themes
+from desktop.features import presentation, themes
 from viz.theme import DARK, LIGHT
 
 pytestmark = pytest.mark.builtin
@@ -78,7 +78,7 @@ def test_enter_and_leave_restore_everything(window, qtbot):
 def test_f5_action_is_in_the_view_menu_and_toggles(window):
     action = window.presentation.action
     assert action.shortcut().toString() == "F5"
-    view = themes.view_menu(window)
+    view = window.menu("view")
     assert action in view.actions() and action in window.actions()
     action.trigger()
     assert window.presentation.active

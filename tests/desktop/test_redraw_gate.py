@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from desktop.panels import redraw_gate
-from desktop.panels.redraw_gate import RedrawGate
+from desktop.core.redraw_gate import RedrawGate, RedrawStagger
 
 
 class Panel:
-    def __init__(self) -> None:
+    def __init__(self, stagger: RedrawStagger | None = None) -> None:
         self.key = 0
         self.drawn: list[int] = []
-        self.gate = RedrawGate(lambda: self.drawn.append(self.key), lambda: self.key)
+        self.gate = RedrawGate(lambda: self.drawn.append(self.key), lambda: self.key, stagger)
 
 
 def test_draws_on_change_only_and_catches_up_when_shown():
@@ -39,10 +38,11 @@ def test_bring_up_to_date_draws_even_while_hidden():
 
 
 def test_stagger_draws_one_panel_per_event_loop_turn(qtbot):
-    panels = [Panel() for _ in range(3)]
+    stagger = RedrawStagger()
+    panels = [Panel(stagger) for _ in range(3)]
     for panel in panels:
         panel.gate.request()
-    redraw_gate.stagger(True)
+    stagger.start()
     try:
         for panel in panels:
             panel.key = 1
@@ -51,22 +51,38 @@ def test_stagger_draws_one_panel_per_event_loop_turn(qtbot):
         qtbot.waitUntil(lambda: panels[0].drawn == [0, 1], timeout=2_000)
         qtbot.waitUntil(lambda: all(p.drawn == [0, 1] for p in panels), timeout=2_000)
     finally:
-        redraw_gate.stagger(False)
+        stagger.finish(draw=True)
     panels[0].key = 2
     panels[0].gate.request()
     assert panels[0].drawn == [0, 1, 2]  # back to drawing at once
 
 
 def test_stopping_the_stagger_draws_what_waits_or_drops_it(qtbot):
-    panel = Panel()
+    stagger = RedrawStagger()
+    panel = Panel(stagger)
     panel.gate.request()
-    redraw_gate.stagger(True)
+    stagger.start()
     panel.key = 1
     panel.gate.request()
-    redraw_gate.stagger(False)  # the run ended: draw now
+    stagger.finish(draw=True)  # the run ended: draw now
     assert panel.drawn == [0, 1]
-    redraw_gate.stagger(True)
+    stagger.start()
     panel.key = 2
     panel.gate.request()
-    redraw_gate.stagger(False, draw=False)  # the window is closing: drop it
+    stagger.finish(draw=False)  # the window is closing: drop it
     assert panel.drawn == [0, 1]
+
+
+def test_two_windows_have_their_own_stagger(qtbot):
+    """A Run in one window must not hold back the redraws of another (no module-level stagger)."""
+    running, idle = RedrawStagger(), RedrawStagger()
+    a, b = Panel(running), Panel(idle)
+    a.gate.request()
+    b.gate.request()
+    running.start()
+    a.key = b.key = 1
+    a.gate.request()
+    b.gate.request()
+    assert a.drawn == [0] and b.drawn == [0, 1]
+    running.finish(draw=True)
+    assert a.drawn == [0, 1]

@@ -7,15 +7,16 @@ import random
 
 import psutil
 
-from desktop import messages as m
+from desktop.core.requests import tracing as m
 
 
 def test_typing_fast_computes_only_the_newest_prompt(make_window, tiny_gpt2_dir, qtbot):
     window = make_window(model=str(tiny_gpt2_dir), prompt="Hello")
     computed = []
-    window.worker.trace_ready.connect(lambda r: computed.append(r.trace.text))
+    window.client.worker.answered.connect(
+        lambda _rid, answer: computed.append(answer.trace.text) if isinstance(answer, m.TraceResult) else None)
     # Block the worker for a moment so every request queues up behind it, as if the user typed fast.
-    window.request.emit(m.StepRequest(m.RUN, max_new_tokens=20))
+    window.client.asker(lambda _answer: None).ask(m.RunRequest(max_new_tokens=20))
     for i in range(8):
         window.submit_prompt(f"The capital {i}")
     qtbot.waitUntil(lambda: window.state.trace is not None and window.state.trace.text == "The capital 7",
@@ -69,7 +70,7 @@ def test_closing_while_generating_shuts_down_cleanly(make_window, tiny_gpt2_dir,
     window.generation_action(m.RUN)
     qtbot.wait(50)
     window.close()
-    assert not window.thread_.isRunning()
+    assert not window.client.thread.isRunning()
 
 
 def test_gpu_out_of_memory_is_explained(make_window, tiny_gpt2_dir, qtbot, monkeypatch):
@@ -80,7 +81,7 @@ def test_gpu_out_of_memory_is_explained(make_window, tiny_gpt2_dir, qtbot, monke
     def oom(*_args, **_kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(window.worker._stepper, "step", oom)
+    monkeypatch.setattr(window.client.worker.session.stepper, "step", oom)
     with qtbot.waitSignal(window.error_shown, timeout=30_000):
         window.generation_action(m.STEP)
     assert "ran out of memory" in window.banner.text()
@@ -109,7 +110,7 @@ def test_soak_random_actions_memory_stops_growing(make_window, tiny_gpt2_dir, qt
             window.prompt_panel.set_text("".join(rng.choice(words) for _ in range(rng.randint(1, 12))))
 
     for i in range(500):
-        with qtbot.waitSignal(window.worker_idle, timeout=30_000, raising=False):
+        with qtbot.waitSignal(window.client.idle, timeout=30_000, raising=False):
             act()
             if window.state.result is None:
                 break

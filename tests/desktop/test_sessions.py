@@ -7,7 +7,7 @@ import json
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from desktop import recent, sessions
+from desktop.features import recent, sessions
 from model_core.analysis.sampling import SamplingSettings
 
 pytestmark = pytest.mark.builtin
@@ -29,7 +29,7 @@ def act(window, qtbot, action: str):
 
 def restore(window, qtbot, path):
     with qtbot.waitSignal(window.sessions.restored, timeout=180_000):
-        assert window.restore_session(path)
+        assert window.sessions.restore(path)
 
 
 def prepare(window, qtbot):
@@ -46,7 +46,7 @@ def test_save_and_reopen_in_a_new_window(make_window, qtbot, tmp_path):
     prepare(first, qtbot)
     trace = first.state.trace
     assert trace.n_tokens == 14
-    path = first.save_session(tmp_path / "lesson")
+    path = first.sessions.save(tmp_path / "lesson")
     assert path.name == "lesson.logitscope.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == "logitscope-session" and data["version"] == 1
@@ -77,7 +77,7 @@ def test_reopen_switches_model_and_restores_layout(make_window, qtbot, tmp_path,
     first = make_window(model=str(tiny_gpt2_dir), prompt="Hello world")
     act(first, qtbot, "step")
     first.docks["model"].hide()
-    path = first.save_session(tmp_path / "tiny.logitscope.json")
+    path = first.sessions.save(tmp_path / "tiny.logitscope.json")
     ids = first.state.trace.tokens.ids.tolist()
 
     second = make_window(prompt=CAPITAL)
@@ -103,7 +103,7 @@ def test_bad_session_files_show_a_banner(make_window, qtbot, tmp_path, content, 
     if content is not None:
         path.write_text(content, encoding="utf-8")
     before = window.state.trace.tokens.ids.tolist()
-    assert window.restore_session(path) is False
+    assert window.sessions.restore(path) is False
     assert window.banner.text().startswith("Could not open the session")
     assert why in window.banner.text()
     assert window.state.trace.tokens.ids.tolist() == before
@@ -112,13 +112,13 @@ def test_bad_session_files_show_a_banner(make_window, qtbot, tmp_path, content, 
 
 def test_tokens_outside_the_vocabulary_show_a_banner(make_window, qtbot, tmp_path):
     window = make_window(prompt=CAPITAL)
-    path = window.save_session(tmp_path / "s.logitscope.json")
+    path = window.sessions.save(tmp_path / "s.logitscope.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     data["generated_ids"] = [10**9]
     path.write_text(json.dumps(data), encoding="utf-8")
-    assert window.restore_session(path)
+    assert window.sessions.restore(path)
     qtbot.waitUntil(lambda: "vocabulary" in window.banner.text(), timeout=60_000)
-    assert window.sessions._restoring is None  # the restore gave up cleanly
+    assert not window.sessions.restoring  # the restore gave up cleanly
 
 
 def test_crash_leaves_an_autosave_that_is_offered(make_window, qtbot, data_dir):
@@ -170,7 +170,7 @@ def test_recent_prompts_and_sessions(make_window, qtbot, tmp_path):
         pick.trigger()
     assert window.prompt_panel.text() == "The capital of France is"
 
-    paths = [window.save_session(tmp_path / f"s{i}") for i in range(12)]
+    paths = [window.sessions.save(tmp_path / f"s{i}") for i in range(12)]
     items = window.sessions.recent_sessions.items()
     assert items == [str(p) for p in reversed(paths)][: recent.MAX_RECENT]
     paths[-1].unlink()

@@ -13,7 +13,8 @@ HEAVY = ("torch", "transformers", "sklearn")
 
 
 def test_gui_modules_do_not_import_the_model_engine():
-    code = ("import json, sys; import desktop.app, desktop.main_window, desktop.smoke_test; "
+    code = ("import json, sys; import desktop.entry, desktop.shell.app, desktop.shell.main_window, "
+            "desktop.shell.smoke_test, desktop.core.requests; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          check=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.presets import DEFAULT_PROMPT
-from desktop.smoke_test import panel_problems
+from desktop.core.presets import DEFAULT_PROMPT
+from desktop.shell.smoke_test import panel_problems
 
 pytestmark = pytest.mark.builtin
 
@@ -95,7 +95,7 @@ def test_layer_slider_moves_the_capital_tokens_apart(make_window, qtbot):
 def test_selection_changes_redraw_without_the_model(make_window, qtbot):
     window = make_window(prompt=CAPITAL)
     requests = []
-    window.request.connect(requests.append)
+    window.client.request_sent.connect(requests.append)
     qtbot.mouseClick(window.prompt_panel.chips.chip(3), Qt.MouseButton.LeftButton)
     assert window.state.selection.position == 3
     assert window.attention_panel.heatmap.selected_row() == 3

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QLineEdit,
-    QMainWindow,
     QPlainTextEdit,
     QSizePolicy,
     QTextEdit,
@@ -33,8 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import messages as m
-from desktop.themes import HIGH_CONTRAST_THEME, view_menu
+from desktop.core.host import Host
+from desktop.core.requests import tracing as t
+from desktop.features.themes import HIGH_CONTRAST_THEME
 
 FONT_SCALE = 1.6
 LINE_SCALE = 2.0  # 1 px axes and outlines wash out on a projector
@@ -79,10 +79,10 @@ _BY_KEY: dict[int, KeyBinding] = {key: b for b in KEYS for key in b.keys}
 _ALWAYS = {K.Key_Escape, K.Key_F5}
 
 
-def legend_rows(window: QMainWindow | None = None) -> list[tuple[str, str]]:
+def legend_rows(window: Host | None = None) -> list[tuple[str, str]]:
     """(keys, what they do) for the legend, in order."""
     rows = [(b.label, b.description) for b in KEYS if b.label]
-    if window is not None and getattr(window, "lesson_player", None) is None:
+    if window is not None and window.feature("lessons") is None:
         rows = [r for r in rows if "lesson" not in r[1]]
     return rows
 
@@ -109,7 +109,7 @@ class KeyLegend(QToolBar):
     lines as the window's width allows.
     """
 
-    def __init__(self, window: QMainWindow) -> None:
+    def __init__(self, window: Host) -> None:
         super().__init__("Presentation keys", window)
         self.setObjectName("presentation-keys")  # saveState() wants every tool bar named
         self.setMovable(False)
@@ -153,7 +153,7 @@ def _legend_table(pairs: list[tuple[str, str]], columns: int) -> str:
 class PresentationMode(QObject):
     """Enters and leaves presentation mode and, while on, turns single keys into actions."""
 
-    def __init__(self, window: QMainWindow, font_scale: float = FONT_SCALE, line_scale: float = LINE_SCALE) -> None:
+    def __init__(self, window: Host, font_scale: float = FONT_SCALE, line_scale: float = LINE_SCALE) -> None:
         super().__init__(window)
         self.window = window
         self.font_scale = font_scale
@@ -206,7 +206,7 @@ class PresentationMode(QObject):
         font = QFont(self._saved["app_font"])
         font.setPointSizeF(base * self.font_scale)
         app.setFont(font)
-        themes = getattr(window, "themes", None)
+        themes = window.feature("themes")
         if themes is not None:
             themes.override(HIGH_CONTRAST_THEME)
         for widget, size in self._saved["fonts"].items():
@@ -238,7 +238,7 @@ class PresentationMode(QObject):
             self.legend.hide()
         app.setFont(saved["app_font"])
         base = saved["app_font"].pointSizeF()
-        themes = getattr(window, "themes", None)
+        themes = window.feature("themes")
         if themes is not None:
             themes.override(None)
         for widget, size in saved["fonts"].items():
@@ -266,9 +266,7 @@ class PresentationMode(QObject):
         window = self.window
         if not self.active:
             return
-        fit = getattr(window, "_apply_default_sizes", None)
-        if callable(fit):
-            fit()
+        window.apply_default_sizes()
         height = window.height()
         rows = [(window.docks.get(k), share) for k, share in (("prompt", 0.25), ("generation", 0.15))]
         rows = [(dock, share) for dock, share in rows if dock is not None]
@@ -329,16 +327,16 @@ class PresentationMode(QObject):
     # -- actions ---------------------------------------------------------------------------
 
     def step(self) -> None:
-        self.window.generation_action(m.STEP)
+        self.window.traces.act(t.STEP)
 
     def sample(self) -> None:
-        self.window.generation_action(m.SAMPLE)
+        self.window.traces.act(t.SAMPLE)
 
     def undo(self) -> None:
-        self.window.generation_action(m.UNDO)
+        self.window.traces.act(t.UNDO)
 
     def reset(self) -> None:
-        self.window.generation_action(m.RESET)
+        self.window.traces.act(t.RESET)
 
     def _select(self, **delta: int) -> None:
         sel = self.window.state.selection
@@ -363,17 +361,17 @@ class PresentationMode(QObject):
         self._select(position=-1)
 
     def play(self) -> None:
-        slider = self.window.trajectory_panel.slider
+        slider = self.window.panel("trajectories").slider
         self.raise_dock("trajectories")
         slider.pause() if slider.is_playing() else slider.play()
 
     def next_lesson_step(self) -> None:
-        player = getattr(self.window, "lesson_player", None)
+        player = self.window.feature("lessons")
         if player is not None:
             player.next()
 
     def previous_lesson_step(self) -> None:
-        player = getattr(self.window, "lesson_player", None)
+        player = self.window.feature("lessons")
         if player is not None:
             player.previous()
 
@@ -384,10 +382,7 @@ class PresentationMode(QObject):
             self.raise_dock(present[index])
 
     def raise_dock(self, key: str) -> None:
-        dock = self.window.docks.get(key)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        self.window.raise_dock(key)
 
     def toggle_legend(self) -> None:
         self.legend_visible = not self.legend_visible
@@ -396,13 +391,12 @@ class PresentationMode(QObject):
             self.legend.place()
 
 
-def install(window: QMainWindow) -> PresentationMode:
-    """Add View ▸ Presentation mode (F5); the controller is ``window.presentation``."""
-    mode = PresentationMode(window)
-    view = view_menu(window)
-    view.addSeparator()
-    view.addAction(mode.action)
-    window.addAction(mode.action)  # F5 also works while the menu bar is hidden
-    window.presentation = mode
-    return mode
+NAME = "presentation"
 
+
+def install(host: Host) -> PresentationMode:
+    """Add View ▸ Presentation mode (F5)."""
+    mode = PresentationMode(host)
+    host.add_menu_item("view.presentation", mode.action)
+    host.addAction(mode.action)  # F5 also works while the menu bar is hidden
+    return mode

@@ -29,14 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.smoke_test:
-        from desktop.offscreen import use_desktop_sized_offscreen
+        from desktop.shell.offscreen import use_desktop_sized_offscreen
 
         use_desktop_sized_offscreen()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from PySide6.QtWidgets import QApplication
 
-    from desktop import error_reporting
-    from desktop.main_window import MainWindow
+    from desktop.core import error_reporting
+    from desktop.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Logitscope")
@@ -45,9 +45,9 @@ def run_app(argv: Sequence[str]) -> int:
     error_reporting.install(notifier)
     window = MainWindow(model=args.model, device=args.device, prompt=args.prompt,
                         restore=not (args.fresh or args.smoke_test))
-    notifier.error_reported.connect(window.banner.show_message)
+    notifier.error_reported.connect(window.show_message)
     if args.smoke_test:
-        from desktop.smoke_test import run_smoke_test
+        from desktop.shell.smoke_test import run_smoke_test
 
         window.sessions.set_autosave(False)  # a check run leaves no session to "recover"
         return run_smoke_test(app, window, SMOKE_TIMEOUT_MS)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
+from desktop.core.host import Host
 from viz.theme import DARK, LIGHT, Palette, style_plot_item
 
 SYSTEM, LIGHT_THEME, DARK_THEME, HIGH_CONTRAST_THEME = "system", "light", "dark", "high-contrast"
@@ -45,20 +46,6 @@ HIGH_CONTRAST = Palette(
     masked="#A8A8A8",
     weight_tint="#E69F00",
 )
-
-
-def emphasise(label: QLabel, bold: bool = True, muted: bool = False) -> QLabel:
-    """Bold and/or muted text that still follows the application font and theme.
-
-    Not a style sheet: a widget with one keeps its font when the application font changes,
-    so presentation mode's large type would pass it by.
-    """
-    font = QFont()  # only the weight is set; size and family keep following the parent
-    font.setBold(bold)
-    label.setFont(font)
-    if muted:
-        label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-    return label
 
 
 def system_is_dark() -> bool:
@@ -149,7 +136,7 @@ def _ancestors(widget: QWidget, root: QWidget):
 class ThemeController(QObject):
     """Owns the window's theme: the menu, the remembered choice, and temporary overrides."""
 
-    def __init__(self, window: QMainWindow) -> None:
+    def __init__(self, window: Host) -> None:
         super().__init__(window)
         self.window = window
         app = QApplication.instance()
@@ -193,8 +180,8 @@ class ThemeController(QObject):
             app.setPalette(qt_palette(palette, self._base_palette))
         apply_viz_palette(self.window, palette)
 
-    def build_menu(self, menu: QMenu) -> QMenu:
-        sub = menu.addMenu("&Theme")
+    def build_menu(self) -> QMenu:
+        sub = QMenu("&Theme", self.window)
         group = QActionGroup(self)
         group.setExclusive(True)
         for key, label in THEMES:
@@ -213,20 +200,12 @@ class ThemeController(QObject):
             self.apply()
 
 
-def view_menu(window: QMainWindow) -> QMenu:
-    """The window's View menu (created by main_window._build_menus)."""
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text().replace("&", "") == "View":
-            return action.menu()
-    return window.menuBar().addMenu("&View")
+NAME = "themes"
 
 
-def install(window: QMainWindow) -> ThemeController:
-    """Add View ▸ Theme and apply the remembered theme; the controller is ``window.themes``."""
-    controller = ThemeController(window)
-    view = view_menu(window)
-    view.addSeparator()
-    controller.build_menu(view)
-    window.themes = controller
+def install(host: Host) -> ThemeController:
+    """Add View ▸ Theme and apply the remembered theme."""
+    controller = ThemeController(host)
+    host.add_menu_item("view.theme", controller.build_menu())
     controller.apply()
     return controller

@@ -60,7 +60,7 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
             f"top next token: {window.distribution_panel.bars.bar_text(0)}")
         app.quit()
 
-    def failed(_request_id: int, _kind: str, message: str) -> None:
+    def failed(message: str) -> None:
         outcome["message"] = message
         app.quit()
 
@@ -75,7 +75,8 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
     window.state.trace_changed.connect(lambda: QTimer.singleShot(0, lambda: mark("trace")))
     window.state.projection_changed.connect(lambda: QTimer.singleShot(0, lambda: mark("trajectories")))
     window.state.projection_changed.connect(lambda: QTimer.singleShot(0, check))
-    window.worker.failed.connect(failed)
+    window.traces.failed.connect(failed)
+    window.client.error_reported.connect(failed)
     QTimer.singleShot(timeout_ms, app.quit)
     window.resize(1600, 1000)
     window.show()

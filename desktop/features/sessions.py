@@ -19,19 +19,17 @@ import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from desktop import messages as m
-from desktop import recent
+from desktop.core.host import Host
+from desktop.core.requests.tracing import RUN, TraceRequest
+from desktop.features import recent
 from model_core.analysis.sampling import SamplingSettings
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
 
 FORMAT = "logitscope-session"
 VERSION = 1
@@ -187,13 +185,12 @@ def write_json_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def capture_session(window: MainWindow) -> Session:
+def capture_session(window: Host) -> Session:
     """The window's current session. Generated ids are kept only while the trace belongs to the
     prompt in the editor (an edited but untraced prompt would make them meaningless)."""
-    from desktop.main_window import LAYOUT_VERSION
-
     state = window.state
-    text = window.prompt_panel.text()
+    prompt_panel = window.panel("prompt")
+    text = prompt_panel.text()
     trace = state.trace
     generated: tuple[int, ...] = ()
     if trace is not None:
@@ -201,26 +198,26 @@ def capture_session(window: MainWindow) -> Session:
         if traced_prompt == text:
             generated = tuple(int(i) for i in trace.tokens.ids[trace.n_prompt:])
     sel = state.selection
-    layout = bytes(window.saveState(LAYOUT_VERSION).data())
+    layout = bytes(window.saveState(window.layout_version).data())
     return Session(
         model=state.info.source if state.info else "builtin",
-        device=window.model_panel.device.currentText(),
+        device=window.panel("model").device.currentText(),
         prompt=text,
-        allow_special=window.prompt_panel.allow_special.isChecked(),
+        allow_special=prompt_panel.allow_special.isChecked(),
         generated_ids=generated,
         sampling=state.settings,
-        max_new_tokens=window.generation_panel.max_new.value(),
+        max_new_tokens=window.panel("generation").max_new.value(),
         position=sel.position,
         layer=sel.layer,
         head=sel.head,
         follow_last=sel.follow_last,
         layout=base64.b64encode(layout).decode("ascii"),
-        layout_version=LAYOUT_VERSION,
+        layout_version=window.layout_version,
         visible_docks={key: dock.toggleViewAction().isChecked() for key, dock in window.docks.items()},
     )
 
 
-def save_session(window: MainWindow, path: str | Path) -> Path:
+def save_session(window: Host, path: str | Path) -> Path:
     """Write the window's session to `path` (adds the .logitscope.json extension if missing)."""
     path = Path(path)
     if not path.name.endswith(".json"):
@@ -238,7 +235,7 @@ class SessionController(QObject):
     restored = Signal(str)  # path: the session is fully back (prompt traced, tokens replayed, selection set)
     saved = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Host) -> None:
         super().__init__(window)
         self.window = window
         self.folder = data_dir()
@@ -256,7 +253,6 @@ class SessionController(QObject):
         self._restoring: Session | None = None
         self._restoring_path = ""
         self._stage = ""
-        self._replay_id = 0
         self.recent_prompts = recent.RecentList(window.settings, recent.PROMPTS_KEY)
         self.recent_sessions = recent.RecentList(window.settings, recent.SESSIONS_KEY)
 
@@ -267,13 +263,18 @@ class SessionController(QObject):
         state.trace_changed.connect(self._on_trace_changed)
         state.selection_changed.connect(self._schedule_autosave)
         state.settings_changed.connect(self._schedule_autosave)
-        window.prompt_panel.editor.textChanged.connect(self._schedule_autosave)
-        window.generation_panel.max_new.valueChanged.connect(lambda _value: self._schedule_autosave())
-        window.worker.failed.connect(self._on_failed)
+        window.panel("prompt").editor.textChanged.connect(self._schedule_autosave)
+        window.panel("generation").max_new.valueChanged.connect(lambda _value: self._schedule_autosave())
+        window.traces.failed.connect(self._on_failed)
+
+    @property
+    def restoring(self) -> bool:
+        """A session is being reopened (its prompt traced or its tokens replayed) right now."""
+        return self._restoring is not None
 
     # -- menus ---------------------------------------------------------------------------------
 
-    def build_menu(self, file_menu: QMenu, before: QAction | None) -> None:
+    def build_menu(self) -> None:
         window = self.window
         open_action = QAction("Open session…", window, shortcut=QKeySequence("Ctrl+Shift+O"))
         open_action.triggered.connect(self.open_dialog)
@@ -284,12 +285,9 @@ class SessionController(QObject):
             sessions_menu, self.recent_sessions, self._open_recent, "No recent sessions"))
         prompts_menu = QMenu("Recent prompts", window)
         prompts_menu.aboutToShow.connect(lambda: recent.fill_menu(
-            prompts_menu, self.recent_prompts, lambda text: window.prompt_panel.set_text(text), "No recent prompts"))
-        for action in (open_action, save_action):
-            file_menu.insertAction(before, action)
-        file_menu.insertMenu(before, sessions_menu)
-        file_menu.insertMenu(before, prompts_menu)
-        file_menu.insertSeparator(before)
+            prompts_menu, self.recent_prompts, lambda text: window.panel("prompt").set_text(text), "No recent prompts"))
+        for item in (open_action, save_action, sessions_menu, prompts_menu):
+            window.add_menu_item("file.sessions", item)
         self.menus = {"sessions": sessions_menu, "prompts": prompts_menu}
 
     def open_dialog(self) -> None:
@@ -305,7 +303,7 @@ class SessionController(QObject):
     def _open_recent(self, path: str) -> None:
         if not Path(path).is_file():
             self.recent_sessions.remove(path)
-            self.window.banner.show_message(f"The session {path} no longer exists; it was taken off the list.")
+            self.window.show_message(f"The session {path} no longer exists; it was taken off the list.")
             return
         self.restore(path)
 
@@ -316,7 +314,7 @@ class SessionController(QObject):
         try:
             written = save_session(self.window, path)
         except OSError as exc:
-            self.window.banner.show_message(f"Could not save the session to {path}: {exc.strerror or exc}")
+            self.window.show_message(f"Could not save the session to {path}: {exc.strerror or exc}")
             return None
         self.recent_sessions.add(str(written))
         self.saved.emit(str(written))
@@ -328,7 +326,7 @@ class SessionController(QObject):
         try:
             session = read_session(path)
         except SessionError as exc:
-            self.window.banner.show_message(f"Could not open the session {path}: {exc}.")
+            self.window.show_message(f"Could not open the session {path}: {exc}.")
             return False
         window = self.window
         self._restoring, self._restoring_path, self._stage = session, str(path), "trace"
@@ -336,20 +334,21 @@ class SessionController(QObject):
             self.recent_sessions.add(str(path))
         self._apply_layout(session)
         window.state.set_settings(session.sampling)
-        window.generation_panel.max_new.setValue(max(session.max_new_tokens, len(session.generated_ids)))
-        prompt = window.prompt_panel
+        window.panel("generation").max_new.setValue(max(session.max_new_tokens, len(session.generated_ids)))
+        prompt = window.panel("prompt")
         prompt.allow_special.blockSignals(True)
         prompt.allow_special.setChecked(session.allow_special)
         prompt.allow_special.blockSignals(False)
         prompt.set_text(session.prompt, submit=False)
         info = window.state.info
-        if info is None or info.source != session.model or window.model_panel.device.currentText() != session.device:
+        model_panel = window.panel("model")
+        if info is None or info.source != session.model or model_panel.device.currentText() != session.device:
             if session.model != "builtin":
-                window.model_panel.add_source(session.model)
-            window.model_panel.device.setCurrentText(session.device)
-            window.load_model(session.model, session.device)  # traces the prompt once loaded
+                model_panel.add_source(session.model)
+            model_panel.device.setCurrentText(session.device)
+            window.traces.load(session.model, session.device)  # traces the prompt once loaded
         else:
-            window.submit_prompt(session.prompt, session.allow_special)
+            window.traces.submit(session.prompt, session.allow_special)
         return True
 
     def _apply_layout(self, session: Session) -> None:
@@ -369,20 +368,20 @@ class SessionController(QObject):
     def _on_trace_changed(self) -> None:
         window, session, result = self.window, self._restoring, self.window.state.result
         if session is not None and result is not None:
-            if (self._stage == "trace" and result.action == "trace" and result.request_id == window._pending_trace_id
+            asked = window.traces.request  # the request whose answer is on screen
+            if (self._stage == "trace" and isinstance(asked, TraceRequest) and asked.text == session.prompt
                     and window.state.info is not None and window.state.info.source == session.model):
                 if session.generated_ids:
-                    request = m.ReplayRequest(session.generated_ids, window.generation_panel.max_new.value())
-                    self._stage, self._replay_id = "replay", request.id
-                    window.request.emit(request)
+                    self._stage = "replay"
+                    window.traces.replay(session.generated_ids)
                 else:
                     self._finish_restore()
-            elif self._stage == "replay" and result.request_id == self._replay_id:
+            elif self._stage == "replay" and result.action == "replay":
                 self._finish_restore()
             return  # no autosave of a half-restored session
         if result is not None and result.action == "trace":
-            recent.add_prompt(self.recent_prompts, self.window.prompt_panel.text())
-        running = result is not None and result.action == m.RUN and result.stop_reason is None
+            recent.add_prompt(self.recent_prompts, self.window.panel("prompt").text())
+        running = result is not None and result.action == RUN and result.stop_reason is None
         self._schedule_autosave(CHANGE_DELAY_MS if running else TRACE_DELAY_MS)  # Run to end: every 2 s at most
 
     def _finish_restore(self) -> None:
@@ -392,10 +391,8 @@ class SessionController(QObject):
         self._schedule_autosave(TRACE_DELAY_MS)
         self.restored.emit(path)
 
-    def _on_failed(self, request_id: int, kind: str, _message: str) -> None:
-        if self._restoring is None:
-            return
-        if request_id in (self._replay_id, self.window._loading_id, self.window._pending_trace_id):
+    def _on_failed(self, _message: str) -> None:
+        if self._restoring is not None:  # loading, tracing or replaying the session failed
             self._restoring, self._stage = None, ""  # the window already shows the message
 
     # -- autosave and the crash marker ------------------------------------------------------------
@@ -460,19 +457,11 @@ class SessionController(QObject):
         return box
 
 
-def install(window: MainWindow) -> SessionController:
-    """Add File ▸ Save/Open session and the recent lists; start autosaving. Call once from the window."""
-    controller = SessionController(window)
-    file_menu = find_menu(window, "&File")
-    quit_action = next((a for a in file_menu.actions() if a.text() == "Quit"), None)
-    controller.build_menu(file_menu, quit_action)
-    window.restore_session = controller.restore
-    window.save_session = controller.save
+NAME = "sessions"
+
+
+def install(host: Host) -> SessionController:
+    """Add File ▸ Save/Open session and the recent lists; start autosaving."""
+    controller = SessionController(host)
+    controller.build_menu()
     return controller
-
-
-def find_menu(window: MainWindow, title: str) -> QMenu:
-    for action in window.menuBar().actions():
-        if action.text() == title and action.menu() is not None:
-            return action.menu()
-    return window.menuBar().addMenu(title)

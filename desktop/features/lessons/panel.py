@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.lessons import Lesson, LessonError, LessonPlayer, builtin_lessons, load_lesson
+from desktop.features.lessons.files import Lesson, LessonError, builtin_lessons, load_lesson
+from desktop.features.lessons.player import LessonPlayer
 
 
 class LessonPanel(QWidget):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,8 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+from desktop.core.host import Host
 
 # Keys handled in keyPressEvent rather than by a QAction; listed so the table is complete.
 EXTRA_SHORTCUTS = (("Prompt", "Run the prompt now", "Ctrl+Return"),)
@@ -28,7 +25,7 @@ def _plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&")
 
 
-def collect_shortcuts(window: MainWindow) -> list[tuple[str, str, str]]:
+def collect_shortcuts(window: Host) -> list[tuple[str, str, str]]:
     """(menu, action, keys) for every action or shortcut of the window that has keys, menu order first."""
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
@@ -62,7 +59,7 @@ def collect_shortcuts(window: MainWindow) -> list[tuple[str, str, str]]:
 
 
 class ShortcutsDialog(QDialog):
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Host) -> None:
         super().__init__(window)
         self.setWindowTitle("Keyboard shortcuts")
         rows = collect_shortcuts(window)
@@ -87,20 +84,28 @@ class ShortcutsDialog(QDialog):
         return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]
 
 
-def show_shortcuts(window: MainWindow) -> ShortcutsDialog:
-    dialog = ShortcutsDialog(window)
-    dialog.setModal(False)
-    dialog.show()
-    window.shortcuts_dialog = dialog
-    return dialog
+class HelpDialogs:
+    """Help ▸ Keyboard shortcuts (F1); keeps the open dialog alive while it is shown."""
+
+    def __init__(self, window: Host) -> None:
+        self.window = window
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.window)
+        dialog.setModal(False)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
 
 
-def install(window: MainWindow) -> None:
+NAME = "help"
+
+
+def install(host: Host) -> HelpDialogs:
     """Help ▸ Keyboard shortcuts (F1), before About."""
-    from desktop.sessions import find_menu
-
-    help_menu = find_menu(window, "&Help")
-    action = QAction("Keyboard shortcuts", window, shortcut=QKeySequence.StandardKey.HelpContents)
-    action.triggered.connect(lambda: show_shortcuts(window))
-    first = help_menu.actions()[0] if help_menu.actions() else None
-    help_menu.insertAction(first, action)
+    dialogs = HelpDialogs(host)
+    action = QAction("Keyboard shortcuts", host, shortcut=QKeySequence.StandardKey.HelpContents)
+    action.triggered.connect(dialogs.show_shortcuts)
+    host.add_menu_item("help.guides", action)
+    return dialogs

@@ -9,8 +9,9 @@ key (the ids and selection it draws from) differs from the last one drawn. A gat
 hidden when asked remembers, and redraws when its tab comes to the front.
 
 While the window runs generation to the end, every panel would redraw in one go a few
-times a second; `stagger()` makes the gates queue instead, and one panel redraws per
-turn of the event loop, so the window answers clicks and keys in between.
+times a second; the run controller starts the window's `RedrawStagger`, the gates queue on it
+instead, and one panel redraws per turn of the event loop, so the window answers clicks and
+keys in between.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from PySide6.QtCore import QTimer
 _NEVER = object()
 
 
-class _Stagger:
-    """Gates waiting to redraw, one per event-loop turn, while `active`."""
+class RedrawStagger:
+    """Gates waiting to redraw, one per event-loop turn, while `active` (one per window)."""
 
     def __init__(self) -> None:
         self.active = False
         self.waiting: list[RedrawGate] = []
         self.timer: QTimer | None = None
+
+    def start(self) -> None:
+        """From now on gates queue here instead of drawing at once (Run to end has begun)."""
+        self.active = True
 
     def add(self, gate: RedrawGate) -> None:
         if gate not in self.waiting:
@@ -54,21 +59,12 @@ class _Stagger:
                 gate.draw_if_changed()
 
 
-_stagger = _Stagger()
-
-
-def stagger(active: bool, draw: bool = True) -> None:
-    """Start (Run to end) or stop spreading redraws over event-loop turns."""
-    if active:
-        _stagger.active = True
-    else:
-        _stagger.finish(draw)
-
-
 class RedrawGate:
-    def __init__(self, redraw: Callable[[], None], key: Callable[[], Hashable] | None = None) -> None:
+    def __init__(self, redraw: Callable[[], None], key: Callable[[], Hashable] | None = None,
+                 stagger: RedrawStagger | None = None) -> None:
         self._redraw = redraw
         self._key = key or (lambda: None)
+        self._stagger = stagger
         self._drawn: object = _NEVER
         self.shown = True  # until a dock says otherwise: a panel on its own is on screen
         self.stale = False  # asked while hidden
@@ -83,8 +79,8 @@ class RedrawGate:
         key = self._key()
         if not force and key == self._drawn:
             return False
-        if _stagger.active and not force:
-            _stagger.add(self)  # drawn on a later turn, with whatever is newest then
+        if self._stagger is not None and self._stagger.active and not force:
+            self._stagger.add(self)  # drawn on a later turn, with whatever is newest then
             return False
         self._draw(key)
         return True
@@ -121,7 +117,7 @@ class RedrawGate:
             self.request()
 
 
-def follow_trace_and_selection(state, redraw: Callable[[], None]) -> RedrawGate:
+def follow_trace_and_selection(state, redraw: Callable[[], None], stagger: RedrawStagger | None = None) -> RedrawGate:
     """A gate for a panel that shows one layer and head at one token of the current trace:
     it redraws when any of those changes."""
 
@@ -129,7 +125,7 @@ def follow_trace_and_selection(state, redraw: Callable[[], None]) -> RedrawGate:
         result, sel = state.result, state.selection
         return None if result is None else (result.trace_id, sel.layer, sel.head, sel.position)
 
-    gate = RedrawGate(redraw, key)
+    gate = RedrawGate(redraw, key, stagger)
     state.trace_changed.connect(gate.request)
     state.selection_changed.connect(gate.request)
     return gate

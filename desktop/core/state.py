@@ -1,8 +1,10 @@
-"""The GUI thread's single source of truth: model, trace, selection, sampling settings.
+"""The GUI thread's single source of truth for what several panels share: the model, the trace
+(and what follows it: projection, surprisal, the lens), the selection, the sampling settings.
 
-Panels read from here and listen to its signals; they never talk to each other
-or to the worker. Changing the selection only re-emits `selection_changed`:
-it never touches the model.
+Panels read from here and listen to its signals; they never talk to each other. An answer
+only one panel reads (the MLP probe, the lens grid, embeddings) goes straight to that panel
+through its `Asker` instead. Changing the selection only re-emits `selection_changed`: it never
+touches the model.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from desktop import messages as m
+from desktop.core.requests import tracing as m
 from model_core.analysis.sampling import Distribution, SamplingSettings, shape_distribution
 from model_core.types.model_info import ModelInfo
 from model_core.types.trace import Trace
@@ -35,28 +37,18 @@ class AppState(QObject):
     projection_changed = Signal()
     surprisal_changed = Signal()
     lens_changed = Signal()  # the logit lens at the last position arrived (the trace now has it)
-    lens_grid_changed = Signal()  # the layer x position logit-lens grid arrived
-    mlp_changed = Signal()  # MLP neurons / sub-layer updates at the selection arrived
-    anatomy_changed = Signal()
-    embeddings_changed = Signal()
-    kv_bench_changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.info: ModelInfo | None = None
         self.vocab_labels: tuple[str, ...] = ()
+        self.eos_ids: frozenset[int] = frozenset()
         self.result: m.TraceResult | None = None
         self.selection = Selection()
         self.settings = SamplingSettings()
         self.position_result: m.PositionResult | None = None
         self.projection: m.ProjectionResult | None = None
         self.surprisal: m.SurprisalResult | None = None
-        self.lens_grid: m.LensGridResult | None = None
-        self.mlp: m.MlpResult | None = None
-        self.anatomy: m.AnatomyResult | None = None
-        self.embeddings: m.EmbeddingResult | None = None
-        self.kv_bench: m.KvBenchResult | None = None
-        self.max_new_tokens = 20
 
     # -- derived ---------------------------------------------------------------------------------
 
@@ -87,6 +79,7 @@ class AppState(QObject):
 
     def set_model(self, loaded: m.LoadedResult) -> None:
         self.info = loaded.info
+        self.eos_ids = loaded.eos_ids
         self.vocab_labels = loaded.vocab_labels
         self.result = None
         self.position_result = self.projection = self.surprisal = None
@@ -134,12 +127,21 @@ class AppState(QObject):
         self.position_changed.emit()
 
     def set_projection(self, result: m.ProjectionResult) -> None:
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # for a trace not (or no longer) on screen
         self.projection = result
         self.projection_changed.emit()
 
     def set_surprisal(self, result: m.SurprisalResult) -> None:
+        if self.result is None or result.trace_id != self.result.trace_id:
+            return  # stale
         self.surprisal = result
         self.surprisal_changed.emit()
+
+    @property
+    def trace_id(self) -> int:
+        """The id of the trace on screen (0 before the first)."""
+        return self.result.trace_id if self.result is not None else 0
 
     def set_lens(self, result: m.LensResult) -> None:
         """The trace gains its logit lens: same trace id, so panels keyed on it do not redraw."""
@@ -147,27 +149,3 @@ class AppState(QObject):
             return  # stale
         self.result = replace(self.result, trace=result.trace)
         self.lens_changed.emit()
-
-    def set_lens_grid(self, result: m.LensGridResult) -> None:
-        if self.result is None or result.trace_id != self.result.trace_id:
-            return  # stale
-        self.lens_grid = result
-        self.lens_grid_changed.emit()
-
-    def set_mlp(self, result: m.MlpResult) -> None:
-        if self.result is None or result.trace_id != self.result.trace_id:
-            return  # stale
-        self.mlp = result
-        self.mlp_changed.emit()
-
-    def set_anatomy(self, result: m.AnatomyResult) -> None:
-        self.anatomy = result
-        self.anatomy_changed.emit()
-
-    def set_embeddings(self, result: m.EmbeddingResult) -> None:
-        self.embeddings = result
-        self.embeddings_changed.emit()
-
-    def set_kv_bench(self, result: m.KvBenchResult) -> None:
-        self.kv_bench = result
-        self.kv_bench_changed.emit()

@@ -1,0 +1,81 @@
+"""Run to end, on the GUI side: the throttle, the redraw stagger and the end of the run.
+
+The worker generates faster than every panel can redraw. While a run is on, the newest
+trace (and the newest projection) wait here and land at most every `RUN_REDRAW_MS`; the
+window's `RedrawStagger` spreads the panels' redraws over event-loop turns, so clicks and
+keys get through between tokens. When the run ends (a stop reason, Cancel, an error or the
+window closing) everything goes back to drawing at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.core.redraw_gate import RedrawStagger
+from desktop.core.requests.tracing import ProjectionResult, TraceResult
+
+RUN_REDRAW_MS = 120  # during Run to end, redraw every panel at most this often
+
+
+class RunController(QObject):
+    started = Signal()
+    ended = Signal()
+
+    def __init__(self, stagger: RedrawStagger, show_trace: Callable[[TraceResult], None],
+                 show_projection: Callable[[ProjectionResult], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._stagger = stagger
+        self._show_trace = show_trace
+        self._show_projection = show_projection
+        self.request_id = 0  # the run in progress, 0 when none
+        self._trace: TraceResult | None = None
+        self._projection: ProjectionResult | None = None
+        self._timer = QTimer(self, singleShot=True, interval=RUN_REDRAW_MS)
+        self._timer.timeout.connect(self.flush)
+
+    @property
+    def active(self) -> bool:
+        return self.request_id != 0
+
+    def begin(self, request_id: int) -> None:
+        self.request_id = request_id
+        self._stagger.start()  # panels redraw one per event-loop turn while it runs
+        self.started.emit()
+
+    def take(self, answer: object) -> None:
+        """An answer of the running request: a trace still generating waits for the next flush;
+        the final one (with its stop reason) ends the run and lands at once."""
+        if isinstance(answer, TraceResult):
+            if answer.stop_reason is None:
+                self._trace = answer
+                if not self._timer.isActive():
+                    self._timer.start()
+                return
+            self._trace = self._projection = None
+            self.end()
+            self._show_trace(answer)
+        elif isinstance(answer, ProjectionResult):
+            waiting = self._trace
+            if waiting is not None and answer.trace_id == waiting.trace_id:
+                self._projection = answer  # lands with its trace
+            else:
+                self._show_projection(answer)
+
+    def flush(self) -> None:
+        trace, projection = self._trace, self._projection
+        self._trace = self._projection = None
+        if trace is not None and self.active:
+            self._show_trace(trace)
+            if projection is not None:
+                self._show_projection(projection)
+
+    def end(self, draw: bool = True) -> None:
+        """Back to drawing at once (`draw=False`: the window is closing, drop what waits)."""
+        if not self.active:
+            return
+        self.request_id = 0
+        self._timer.stop()
+        self._stagger.finish(draw)
+        self.ended.emit()

@@ -1,0 +1,192 @@
+"""The stepper, on the GUI side: load a model, trace the prompt, step / sample / undo / reset,
+run to the end, replay a session's tokens — and put every answer where the panels read it.
+
+All of these change the one sequence the worker's stepper holds, so they go through one
+`Asker`: only the newest request's trace lands, whatever order answers arrive in. The reads
+that several panels share (the logits at the selected position, the trajectory projection,
+the lens at the last position) have an asker each and land in `AppState`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+
+from desktop.core.client import ModelClient
+from desktop.core.redraw_gate import RedrawStagger
+from desktop.core.requests import tracing as t
+from desktop.core.run_controller import RunController
+from desktop.core.state import AppState
+from model_core.analysis.sampling import SamplingSettings
+
+
+class TraceController(QObject):
+    busy = Signal(str, bool)  # message, cancellable: long work started (progress bar, Cancel)
+    done = Signal()  # the long work ended
+    status = Signal(str)  # a line for the status bar
+    failed = Signal(str)  # a failure the user should read (the banner)
+    succeeded = Signal()  # a prompt traced cleanly: an old complaint would mislead
+    loaded = Signal()  # a model is loaded and in `state`; the prompt should be traced
+
+    def __init__(self, state: AppState, client: ModelClient, stagger: RedrawStagger,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.client = client
+        self.max_new_tokens = 20
+        self.run = RunController(stagger, self._show_trace, state.set_projection, self)
+        self._model = client.asker(self._on_loaded, self._on_load_failed)
+        self._trace = client.asker(self._on_trace_answer, self._on_trace_failed)
+        self._position = client.asker(state.set_position_result)
+        self._projection = client.asker(self._on_projection)
+        self._lens = client.asker(state.set_lens)
+        state.selection_changed.connect(self._on_selection_changed)
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._model.pending
+
+    @property
+    def running(self) -> bool:
+        return self.run.active
+
+    @property
+    def request(self):
+        """The newest request that changes the trace (its answer is, or will be, on screen)."""
+        return self._trace.request
+
+    def load(self, spec: str, device: str = "auto") -> None:
+        self.busy.emit(f"Loading {spec}…", True)
+        self._model.ask(t.LoadRequest(spec, device))
+
+    def submit(self, text: str, allow_special: bool = False) -> bool:
+        """Trace `text` as the new prompt; False when nothing was asked (no model yet, empty text)."""
+        if self.state.info is None:
+            return False  # traced once the model has loaded
+        if not text:
+            self.failed.emit("The prompt is empty: type some text or pick a sentence.")
+            return False
+        self.status.emit("Tracing…")
+        self._trace.ask(t.TraceRequest(text, allow_special, self.max_new_tokens))
+        return True
+
+    def act(self, action: str, settings: SamplingSettings | None = None) -> bool:
+        """A generation action (`tracing.ACTIONS`); False when nothing was asked."""
+        if self.state.result is None or (self.running and action != t.RUN):
+            return False
+        settings = settings if settings is not None else self.state.settings
+        if action == t.RUN:
+            if self.running:
+                return False
+            request = t.RunRequest(settings, self.max_new_tokens)
+            self.run.begin(request.id)
+            self.busy.emit("Generating…", True)
+        else:
+            request = t.StepRequest(action, settings, self.max_new_tokens)
+        self._trace.ask(request)
+        return True
+
+    def replay(self, token_ids: tuple[int, ...]) -> None:
+        """Append exactly these tokens after the traced prompt (a reopened session)."""
+        self._trace.ask(t.ReplayRequest(tuple(token_ids), self.max_new_tokens))
+
+    def ask_projection(self, basis: str) -> None:
+        self._projection.ask(t.ProjectionRequest(basis))
+
+    def ask_lens(self) -> None:
+        """The logit lens at the last position of the trace on screen (it joins the trace)."""
+        if self.state.result is not None and not self.state.result.trace.has_lens:
+            self._lens.ask(t.LensRequest(self.state.trace_id))
+
+    def wait_for_lens(self, timeout_ms: int = 30_000) -> bool:
+        """Ask for the current trace's logit lens and wait for it, keeping the window alive
+        (the lens is otherwise computed only when its panel is shown)."""
+        result = self.state.result
+        if result is None or result.trace.has_lens:
+            return result is not None
+        loop = QEventLoop()
+        self.state.lens_changed.connect(loop.quit)
+        self.client.idle.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        self.ask_lens()
+        while self._lens.pending and self.state.trace is not None and not self.state.trace.has_lens:
+            loop.exec()
+        self.state.lens_changed.disconnect(loop.quit)
+        self.client.idle.disconnect(loop.quit)
+        return self.state.trace is not None and self.state.trace.has_lens
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def _on_loaded(self, loaded: t.LoadedResult) -> None:
+        self._trace.forget()  # answers about the previous model mean nothing now
+        self.run.end()
+        self.done.emit()
+        self.succeeded.emit()
+        self.state.set_model(loaded)
+        self.status.emit(loaded.info.summary())
+        self.loaded.emit()
+
+    def _on_load_failed(self, message: str, cancelled: bool) -> None:
+        self.done.emit()
+        info = self.state.info
+        self.status.emit("No model loaded." if info is None else info.summary())
+        if not cancelled:
+            self.failed.emit(message)
+        else:
+            self.status.emit("Loading cancelled." if info is None else f"Loading cancelled; {info.summary()}")
+
+    def _on_trace_answer(self, answer: object) -> None:
+        request = self._trace.request
+        if self.run.active and request is not None and request.id == self.run.request_id:
+            self.run.take(answer)
+            if not self.run.active:
+                self.done.emit()
+            return
+        if isinstance(answer, t.TraceResult):
+            self._show_trace(answer)
+        elif isinstance(answer, t.ProjectionResult):
+            self.state.set_projection(answer)
+        elif isinstance(answer, t.SurprisalResult):
+            self.state.set_surprisal(answer)
+
+    def _show_trace(self, result: t.TraceResult) -> None:
+        if result.action == "trace":
+            self.succeeded.emit()
+        self.state.set_trace(result)
+        info = self.state.info
+        n = result.trace.n_tokens
+        self.status.emit(f"{info.name}: {n} tokens traced" if info else f"{n} tokens")
+
+    def _on_trace_failed(self, message: str, cancelled: bool) -> None:
+        if self.run.active:
+            self.run.end()
+            self.done.emit()
+            if cancelled:
+                self.status.emit("Generation stopped.")
+                return
+        if cancelled:
+            return
+        self.status.emit(message)
+        self.failed.emit(message)
+
+    def _on_projection(self, answer: t.ProjectionResult) -> None:
+        if self.run.active:
+            self.run.take(answer)
+        else:
+            self.state.set_projection(answer)
+
+    def _on_selection_changed(self) -> None:
+        """The logits after the selected position, when it is not the last (unembedding only)."""
+        result = self.state.result
+        if result is None:
+            return
+        position = self.state.selection.position
+        known = self.state.position_result
+        if position != result.trace.n_tokens - 1 and not (
+            known and known.trace_id == result.trace_id and known.position == position
+        ):
+            self._position.ask(t.PositionRequest(position, result.trace_id))
+
+    def shutdown(self) -> None:
+        self.run.end(draw=False)

@@ -1,0 +1,1 @@
+"""Features installed on the main window: themes, presentation mode, lessons, sessions, export, help."""

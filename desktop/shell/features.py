@@ -1,0 +1,10 @@
+"""The features installed on the main window, in this order (later ones may use earlier ones
+through `host.feature(name)`: presentation borrows the theme and drives the lesson)."""
+
+from __future__ import annotations
+
+from desktop.features import export_actions, help_dialogs, lessons, presentation, sessions, themes
+
+# themes: View ▸ Theme; presentation: F5; lessons: the Lesson dock; sessions: File ▸ sessions, recent
+# lists, autosave and crash recovery; export: File ▸ Export; help: Help ▸ Keyboard shortcuts.
+FEATURES = (themes, presentation, lessons, sessions, export_actions, help_dialogs)
