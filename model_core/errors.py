@@ -26,3 +26,7 @@ class Cancelled(LogitscopeError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+class NonFiniteError(LogitscopeError):
+    """The model computed NaN or infinity (damaged weights, an overflow in half precision)."""

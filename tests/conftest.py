@@ -15,7 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
-from tests.tiny_models import save_tiny_gpt2, save_tiny_llama  # noqa: E402
+from tests.tiny_models import save_tiny_gpt2, save_tiny_gpt2_with_nan, save_tiny_llama  # noqa: E402
 
 # CI runs the property tests on a fixed sequence of examples, so a result there is repeatable;
 # local runs keep exploring new examples.
@@ -27,6 +27,11 @@ if os.environ.get("CI"):
 @pytest.fixture(scope="session")
 def tiny_gpt2_dir(tmp_path_factory) -> Path:
     return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def nan_gpt2_dir(tmp_path_factory) -> Path:
+    return save_tiny_gpt2_with_nan(tmp_path_factory.mktemp("nan-gpt2"))
 
 
 @pytest.fixture(scope="session")

@@ -72,3 +72,13 @@ def save_tiny_llama(folder: Path) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_tiny_gpt2_with_nan(folder: Path) -> Path:
+    """Tiny GPT-2 whose second block's MLP weights hold NaN, as a broken fine-tune might."""
+    save_tiny_gpt2(folder)
+    model = GPT2LMHeadModel.from_pretrained(folder)
+    with torch.no_grad():
+        model.transformer.h[1].mlp.c_fc.weight[0, :5] = float("nan")
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder

@@ -9,6 +9,7 @@ window closing) everything goes back to drawing at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -22,6 +23,7 @@ RUN_REDRAW_MS = 120  # during Run to end, redraw every panel at most this often
 class RunController(QObject):
     started = Signal()
     ended = Signal()
+    progressed = Signal(str, float)  # "Generating: 57 / 200 new tokens, 12.3 tokens/s", fraction done
 
     def __init__(self, stagger: RedrawStagger, show_trace: Callable[[TraceResult], None],
                  show_projection: Callable[[ProjectionResult], None], parent: QObject | None = None) -> None:
@@ -32,6 +34,8 @@ class RunController(QObject):
         self.request_id = 0  # the run in progress, 0 when none
         self._trace: TraceResult | None = None
         self._projection: ProjectionResult | None = None
+        self._started_at = 0.0
+        self._first_n_new: int | None = None  # tokens there were before the run's first one
         self._timer = QTimer(self, singleShot=True, interval=RUN_REDRAW_MS)
         self._timer.timeout.connect(self.flush)
 
@@ -41,6 +45,8 @@ class RunController(QObject):
 
     def begin(self, request_id: int) -> None:
         self.request_id = request_id
+        self._started_at = time.perf_counter()
+        self._first_n_new = None
         self._stagger.start()  # panels redraw one per event-loop turn while it runs
         self.started.emit()
 
@@ -48,6 +54,8 @@ class RunController(QObject):
         """An answer of the running request: a trace still generating waits for the next flush;
         the final one (with its stop reason) ends the run and lands at once."""
         if isinstance(answer, TraceResult):
+            if self._first_n_new is None:
+                self._first_n_new = answer.n_new - 1
             if answer.stop_reason is None:
                 self._trace = answer
                 if not self._timer.isActive():
@@ -70,6 +78,14 @@ class RunController(QObject):
             self._show_trace(trace)
             if projection is not None:
                 self._show_projection(projection)
+            self._report(trace)
+
+    def _report(self, trace: TraceResult) -> None:
+        made = trace.n_new - (self._first_n_new or 0)
+        seconds = time.perf_counter() - self._started_at
+        rate = f", {made / seconds:.1f} tokens/s" if seconds > 0 and made > 0 else ""
+        self.progressed.emit(f"Generating: {trace.n_new:,} / {trace.max_new_tokens:,} new tokens{rate}",
+                             trace.n_new / max(trace.max_new_tokens, 1))
 
     def end(self, draw: bool = True) -> None:
         """Back to drawing at once (`draw=False`: the window is closing, drop what waits)."""

@@ -21,6 +21,7 @@ from model_core.analysis.sampling import SamplingSettings
 
 class TraceController(QObject):
     busy = Signal(str, bool)  # message, cancellable: long work started (progress bar, Cancel)
+    progressed = Signal(str, float)  # message, fraction: how far the long work has got
     done = Signal()  # the long work ended
     status = Signal(str)  # a line for the status bar
     failed = Signal(str)  # a failure the user should read (the banner)
@@ -34,6 +35,7 @@ class TraceController(QObject):
         self.client = client
         self.max_new_tokens = 20
         self.run = RunController(stagger, self._show_trace, state.set_projection, self)
+        self.run.progressed.connect(self.progressed)
         self._model = client.asker(self._on_loaded, self._on_load_failed)
         self._trace = client.asker(self._on_trace_answer, self._on_trace_failed)
         self._position = client.asker(state.set_position_result)

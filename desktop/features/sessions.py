@@ -5,75 +5,52 @@ prompt, the generated token ids, the sampling settings, the selection and the do
 layout. Reopening loads the model if needed, traces the prompt and replays the
 generated ids exactly (``ReplayRequest``), so sampled text comes back token for token.
 
-The current session is autosaved (debounced) to the per-user data folder; a marker
-file says "running". A clean exit removes the marker, so a marker found at the next
-start means the last run did not end cleanly and its autosave is offered back.
+The current session is autosaved (debounced) to the per-user data folder, one file per running
+instance (`session_recovery.py`), so two windows never overwrite each other's. An autosave left by
+an instance that did not exit cleanly is offered back at the next start; several are listed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.core.host import Host
 from desktop.core.requests.tracing import RUN, TraceRequest
 from desktop.features import recent
+from desktop.features.session_recovery import InstanceAutosave, data_dir, recover_crashed
 from model_core.analysis.sampling import SamplingSettings
+from model_core.errors import LogitscopeError
+from model_core.output_files import write_text_atomically
 
 FORMAT = "logitscope-session"
 VERSION = 1
 SUFFIX = ".logitscope.json"
 FILE_FILTER = "Logitscope sessions (*.logitscope.json);;JSON files (*.json);;All files (*)"
-AUTOSAVE_NAME = "autosave" + SUFFIX
-RECOVERY_NAME = "recovered" + SUFFIX
-MARKER_NAME = "running.marker"
 CHANGE_DELAY_MS = 2000  # autosave this long after the last change
 TRACE_DELAY_MS = 200  # ...and almost at once after every trace
 
 
 class SessionError(ValueError):
     """A session file that cannot be used; the message is for the user."""
-
-
-# -- where autosaves live --------------------------------------------------------------------------
-
-
-def data_dir() -> Path:
-    """The per-user data folder. LOGITSCOPE_DATA_DIR overrides it; when only LOGITSCOPE_SETTINGS is
-    set (tests), a folder beside that settings file is used, so tests never touch the user's data."""
-    override = os.environ.get("LOGITSCOPE_DATA_DIR")
-    if override:
-        return Path(override)
-    settings = os.environ.get("LOGITSCOPE_SETTINGS")
-    if settings:
-        return Path(settings).parent / "logitscope-data"
-    return Path(platformdirs.user_data_dir("logitscope", appauthor=False))
-
-
-def autosave_path(folder: Path | None = None) -> Path:
-    return (folder or data_dir()) / AUTOSAVE_NAME
-
-
-def marker_path(folder: Path | None = None) -> Path:
-    return (folder or data_dir()) / MARKER_NAME
-
-
-def pending_recovery(folder: Path | None = None) -> Path | None:
-    """The autosave of a run that did not exit cleanly, or None."""
-    folder = folder or data_dir()
-    autosave = autosave_path(folder)
-    return autosave if marker_path(folder).exists() and autosave.is_file() else None
 
 
 # -- the file format -------------------------------------------------------------------------------
@@ -178,13 +155,6 @@ def read_session(path: str | Path) -> Session:
     return Session.from_json(data)
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path` (no half-written files)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def capture_session(window: Host) -> Session:
     """The window's current session. Generated ids are kept only while the trace belongs to the
     prompt in the editor (an edited but untraced prompt would make them meaningless)."""
@@ -222,7 +192,7 @@ def save_session(window: Host, path: str | Path) -> Path:
     path = Path(path)
     if not path.name.endswith(".json"):
         path = path.with_name(path.name + SUFFIX)
-    write_json_atomically(path, capture_session(window).to_json())
+    write_text_atomically(path, json.dumps(capture_session(window).to_json(), ensure_ascii=False, indent=1))
     return path
 
 
@@ -239,16 +209,13 @@ class SessionController(QObject):
         super().__init__(window)
         self.window = window
         self.folder = data_dir()
-        # Looked at before this run writes anything: the crashed run's autosave is copied aside,
-        # because this run's first autosave will overwrite it.
-        self.recovery_path: Path | None = None
-        crashed = pending_recovery(self.folder)
-        if crashed is not None:
-            try:
-                self.recovery_path = self.folder / RECOVERY_NAME
-                shutil.copyfile(crashed, self.recovery_path)
-            except OSError:
-                self.recovery_path = crashed
+        self.autosave = InstanceAutosave(self.folder)
+        # Sessions of instances that ended without a clean exit, newest first (moved aside to recovered/).
+        try:
+            self.recovery_paths: list[Path] = recover_crashed(self.folder, keep=self.autosave.id)
+        except OSError:
+            self.recovery_paths = []
+        self.recovery_box = None
         self.autosave_enabled = True
         self._restoring: Session | None = None
         self._restoring_path = ""
@@ -313,6 +280,9 @@ class SessionController(QObject):
         """Save the session to `path`; a failure shows in the banner and returns None."""
         try:
             written = save_session(self.window, path)
+        except LogitscopeError as exc:  # a folder, an unwritable place, a full disk: already a sentence
+            self.window.show_message(f"Could not save the session: {exc}")
+            return None
         except OSError as exc:
             self.window.show_message(f"Could not save the session to {path}: {exc.strerror or exc}")
             return None
@@ -330,7 +300,7 @@ class SessionController(QObject):
             return False
         window = self.window
         self._restoring, self._restoring_path, self._stage = session, str(path), "trace"
-        if Path(path).resolve() != (self.folder / RECOVERY_NAME).resolve():
+        if Path(path).resolve().parent != (self.folder / "recovered").resolve():
             self.recent_sessions.add(str(path))
         self._apply_layout(session)
         window.state.set_settings(session.sampling)
@@ -395,7 +365,7 @@ class SessionController(QObject):
         if self._restoring is not None:  # loading, tracing or replaying the session failed
             self._restoring, self._stage = None, ""  # the window already shows the message
 
-    # -- autosave and the crash marker ------------------------------------------------------------
+    # -- autosave -----------------------------------------------------------------------------------
 
     def _schedule_autosave(self, delay_ms: int = CHANGE_DELAY_MS) -> None:
         if not self.autosave_enabled:
@@ -405,26 +375,20 @@ class SessionController(QObject):
         self._timer.start(delay_ms)
 
     def autosave_now(self) -> Path | None:
-        """Write the autosave and the "running" marker now; None if disabled, restoring or failed."""
+        """Write this instance's autosave now; None if disabled, restoring or failed."""
         if not self.autosave_enabled or self._restoring is not None or self.window.state.info is None:
             return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = autosave_path(self.folder)
-            write_json_atomically(path, capture_session(self.window).to_json())
-            marker_path(self.folder).write_text(str(os.getpid()), encoding="utf-8")
+            text = json.dumps(capture_session(self.window).to_json(), ensure_ascii=False, indent=1)
+            return self.autosave.write(text)
         except OSError:
             return None  # autosave is a convenience: never bother the user about it
-        return path
 
     def mark_clean(self) -> None:
-        """A clean exit: nothing to recover next time."""
+        """A clean exit: nothing of this instance to recover next time."""
         self._timer.stop()
         self.autosave_enabled = False
-        try:
-            marker_path(self.folder).unlink(missing_ok=True)
-        except OSError:
-            pass
+        self.autosave.close()
 
     def set_autosave(self, enabled: bool) -> None:
         """Turn autosave off (e.g. for the smoke test) without touching an earlier run's recovery."""
@@ -434,27 +398,108 @@ class SessionController(QObject):
 
     # -- crash recovery ------------------------------------------------------------------------------
 
-    def offer_recovery(self) -> QMessageBox | None:
-        """If the last run ended without a clean exit, ask (non-modally) whether to restore it."""
-        path = self.recovery_path
-        if path is None:
+    @property
+    def recovery_path(self) -> Path | None:
+        """The newest session left by an instance that did not exit cleanly, or None."""
+        return self.recovery_paths[0] if self.recovery_paths else None
+
+    def offer_recovery(self):
+        """If earlier runs ended without a clean exit, ask (non-modally) whether to restore: one
+        session in a message box, several in a list to pick from. Returns the dialog, or None."""
+        if not self.recovery_paths:
             return None
+        if len(self.recovery_paths) == 1:
+            box = self._offer_one(self.recovery_paths[0])
+        else:
+            box = RecoveryDialog(self.recovery_paths, self.window)
+            box.chosen.connect(self._restore_recovered)
+            box.discarded.connect(self._discard_recovered)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.recovery_box = box
+        return box
+
+    def _offer_one(self, path: Path) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Question, "Restore last session?",
                           "Logitscope did not close cleanly last time. Restore the session you were working on?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.window)
         box.button(QMessageBox.StandardButton.Yes).setText("Restore")
         box.button(QMessageBox.StandardButton.No).setText("Discard")
-        box.setWindowModality(Qt.WindowModality.NonModal)
 
         def answered(_result: int) -> None:
             if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
-                self.restore(path)
-            self.recovery_path = None
+                self._restore_recovered(path)
+            else:
+                self._discard_recovered([path])
 
         box.finished.connect(answered)
-        box.show()
-        self.recovery_box = box
         return box
+
+    def _restore_recovered(self, path: Path) -> None:
+        """Reopen a recovered session in this window; once back, the file is no longer waiting."""
+        if self.restore(path):
+            self.restored.connect(lambda _p, done=path: self._discard_recovered([done]),
+                                  Qt.ConnectionType.SingleShotConnection)
+        self.recovery_paths = [p for p in self.recovery_paths if p != path]
+
+    def _discard_recovered(self, paths: list[Path]) -> None:
+        for path in paths:
+            try:
+                Path(path).unlink(missing_ok=True)
+            except OSError:
+                pass
+        self.recovery_paths = [p for p in self.recovery_paths if p not in paths]
+
+
+class RecoveryDialog(QDialog):
+    """Several sessions to recover: the list (when, model, prompt), Restore the chosen one in this
+    window, Discard all, or decide later (they are offered again at the next start)."""
+
+    chosen = Signal(object)  # Path
+    discarded = Signal(list)  # [Path]
+
+    def __init__(self, paths: list[Path], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Restore sessions?")
+        self.paths = list(paths)
+        self.list = QListWidget()
+        for path in self.paths:
+            self.list.addItem(recovery_label(path))
+        self.list.setCurrentRow(0)
+        buttons = QDialogButtonBox()
+        restore = buttons.addButton("Restore", QDialogButtonBox.ButtonRole.AcceptRole)
+        discard = buttons.addButton("Discard all", QDialogButtonBox.ButtonRole.DestructiveRole)
+        buttons.addButton("Later", QDialogButtonBox.ButtonRole.RejectRole)
+        restore.clicked.connect(self._restore)
+        discard.clicked.connect(self._discard)
+        buttons.rejected.connect(self.reject)
+        self.list.itemDoubleClicked.connect(lambda _item: self._restore())
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"{len(self.paths)} Logitscope windows did not close cleanly. "
+                                "Restore one of their sessions in this window (the others stay here):"))
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+
+    def _restore(self) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self.paths):
+            self.chosen.emit(self.paths[row])
+        self.accept()
+
+    def _discard(self) -> None:
+        self.discarded.emit(list(self.paths))
+        self.accept()
+
+
+def recovery_label(path: Path) -> str:
+    """One line for a recovered session: when it was saved, the model and the start of the prompt."""
+    try:
+        session = read_session(path)
+    except SessionError:
+        return f"{path.name} (cannot be read)"
+    when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    prompt = session.prompt if len(session.prompt) <= 60 else session.prompt[:57] + "…"
+    return f"{when} · {session.model} · {prompt!r}"
 
 
 NAME = "sessions"

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         traces, busy = self.traces, self.busy
         traces.busy.connect(busy.show_busy)
         traces.done.connect(busy.hide_busy)
+        traces.progressed.connect(busy.show_progress)
         traces.status.connect(self.status_label.setText)
         traces.failed.connect(self.show_message)
         traces.succeeded.connect(self.banner.dismiss)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 
 from model_core.cli.common import (
     EXIT_OK,
@@ -18,6 +20,7 @@ from model_core.cli.common import (
 
 NAME = "generate"
 HELP = "continue a prompt token by token"
+PROGRESS_EVERY_S = float(os.environ.get("LOGITSCOPE_PROGRESS_EVERY_S", "1.0"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.seed).validated()
     lm = load(args)
-    trace, reason = generate_text(lm, text, args.max_new_tokens, settings, allow_special=args.allow_special)
+    progress = None if args.json else GenerationProgress(args.max_new_tokens)
+    trace, reason = generate_text(lm, text, args.max_new_tokens, settings, allow_special=args.allow_special,
+                                  on_token=progress)
     new_ids = trace.tokens.ids[trace.n_prompt:]
     new_text = trace.generated_text
     if args.json:
@@ -51,6 +56,40 @@ def run(args: argparse.Namespace) -> int:
             "stop_reason": reason, "settings": vars(settings),
         }, ensure_ascii=False))
     else:
+        progress.finish()
         print(text + new_text)
-        print(f"[{STOP_MESSAGES[reason]}]", file=sys.stderr)
+        print(f"[{STOP_MESSAGES[reason]} {progress.summary(trace.n_tokens - trace.n_prompt)}]", file=sys.stderr)
     return EXIT_OK
+
+
+class GenerationProgress:
+    """Tokens so far and tokens per second on stderr, at most once a second, for runs longer than
+    a second (a terminal gets one line rewritten in place, a log one line each time)."""
+
+    def __init__(self, total: int, every_s: float = PROGRESS_EVERY_S) -> None:
+        self.total = total
+        self.every_s = every_s
+        self.start = time.perf_counter()
+        self._last = self.start
+        self._tty = sys.stderr.isatty()
+        self._open_line = False
+
+    def __call__(self, n_new: int) -> None:
+        now = time.perf_counter()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        line = f"generating: {n_new:,} / {self.total:,} tokens, {n_new / (now - self.start):.1f} tokens/s"
+        if self._tty:
+            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
+            self._open_line = True
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self._open_line:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+    def summary(self, n_new: int) -> str:
+        seconds = time.perf_counter() - self.start
+        return f"{n_new:,} tokens in {seconds:.1f} s ({n_new / seconds:.1f} tokens/s)" if seconds > 0 else ""

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from model_core.engine.capture import attention_outputs, block_outputs, recording
+from model_core.engine.finite import check_finite
 from model_core.engine.loading import LoadedModel
 
 
@@ -62,6 +63,7 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
             },
             next_logits=unembed(lm, residual[-1:, -1])[0].cpu().numpy(),
         )
+    check_finite(capture.arrays, capture.next_logits, lm.info.name)
     return capture
 
 

@@ -7,6 +7,8 @@ of one cached decoding step. Undo crops the cache and slices the trace back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from transformers import DynamicCache
 
@@ -14,7 +16,15 @@ from model_core.analysis.sampling import SamplingSettings, draw, rng_for, shape_
 from model_core.engine.forward import final_logits, forward_capture
 from model_core.engine.lens import with_lens
 from model_core.engine.loading import LoadedModel
-from model_core.engine.tracing import build_trace, common_prefix, cut_trace, encode, extend_trace, token_limit
+from model_core.engine.tracing import (
+    build_trace,
+    check_generation_length,
+    common_prefix,
+    cut_trace,
+    encode,
+    extend_trace,
+    token_limit,
+)
 from model_core.errors import PromptError
 from model_core.types.stop_reasons import CONTEXT_FULL, END_OF_TEXT, MAX_LENGTH, STOP_MESSAGES  # noqa: F401
 from model_core.types.trace import Trace
@@ -67,29 +77,44 @@ class Stepper:
         When the new prompt begins with tokens already traced (the user typed on at the end),
         only the new tail runs, against the cached keys and values of the shared prefix.
         """
-        ids = encode(self.lm, text, allow_special)
-        shared = 0
-        if self._trace is not None:
-            shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
-        if shared > 0:
-            prefix = self._truncate(shared, logits=False)
-            capture = forward_capture(self.lm, ids[shared:], past_key_values=self._cache)
-            self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids),
-                                       buffers=self._buffers)
-        else:
-            cache = DynamicCache(config=self.lm.model.config)
-            capture = forward_capture(self.lm, ids, past_key_values=cache)
-            self._cache = cache
-            self._buffers.forget()
-            self._trace = build_trace(self.lm, ids, capture, n_prompt=len(ids))
+        try:
+            ids = encode(self.lm, text, allow_special)
+            shared = 0
+            if self._trace is not None:
+                shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
+            if shared > 0:
+                prefix = self._truncate(shared, logits=False)
+                capture = forward_capture(self.lm, ids[shared:], past_key_values=self._cache)
+                self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids),
+                                           buffers=self._buffers)
+            else:
+                cache = DynamicCache(config=self.lm.model.config)
+                capture = forward_capture(self.lm, ids, past_key_values=cache)
+                self._cache = cache
+                self._buffers.forget()
+                self._trace = build_trace(self.lm, ids, capture, n_prompt=len(ids))
+        except Exception:
+            self.clear()  # the old prompt is not what the user asked for any more: nothing to step from
+            raise
         self._n_prompt = len(ids)
         return self._lensed()
+
+    def clear(self) -> None:
+        """Forget the sequence (a prompt that failed leaves nothing to generate from)."""
+        self._trace, self._cache, self._n_prompt = None, None, 0
+        self._buffers.forget()
 
     def append(self, token_id: int) -> Trace:
         """Append one token (chosen by the caller) and trace it through the cache."""
         if self.stop_reason is not None:
             return self.trace
-        capture = forward_capture(self.lm, [int(token_id)], past_key_values=self._cache)
+        try:
+            capture = forward_capture(self.lm, [int(token_id)], past_key_values=self._cache)
+        except Exception:  # the cache may hold the new token's keys and values; the trace does not
+            extra = self._cache.get_seq_length() - self.trace.n_tokens
+            if extra > 0:
+                self._cache.crop(-extra)  # transformers 5: a negative count removes that many
+            raise
         self._trace = extend_trace(self.lm, self.trace, int(token_id), capture, buffers=self._buffers)
         return self._lensed()
 
@@ -136,13 +161,18 @@ class Stepper:
 
 
 def generate_text(lm: LoadedModel, text: str, max_new_tokens: int, settings: SamplingSettings | None,
-                  allow_special: bool = False) -> tuple[Trace, str]:
-    """Headless generation (command line): greedy when settings is None or temperature is 0."""
+                  allow_special: bool = False, on_token: Callable[[int], None] | None = None) -> tuple[Trace, str]:
+    """Headless generation (command line): greedy when settings is None or temperature is 0.
+    `on_token(n_new)` is called after every new token (progress). A length that cannot fit after
+    the prompt is refused before anything runs (PromptError naming the context)."""
     stepper = Stepper(lm, max_new_tokens=max_new_tokens)
+    check_generation_length(lm, len(encode(lm, text, allow_special)), max_new_tokens)
     stepper.start(text, allow_special)
     while stepper.stop_reason is None:
         if settings is None or settings.temperature == 0:
             stepper.step()
         else:
             stepper.sample(settings)
+        if on_token is not None:
+            on_token(stepper.n_new)
     return stepper.trace, stepper.stop_reason

@@ -59,6 +59,18 @@ def encode(lm: LoadedModel, text: str, allow_special: bool = False) -> list[int]
     return list(ids)
 
 
+def check_generation_length(lm: LoadedModel, n_prompt: int, max_new_tokens: int) -> None:
+    """PromptError naming the context when `max_new_tokens` after an `n_prompt`-token prompt cannot fit."""
+    context, limit = lm.info.context_length, token_limit(lm)
+    room = limit - n_prompt
+    if max_new_tokens <= room:
+        return
+    why = (f"{lm.info.name} reads at most {context:,} tokens" if limit == context
+           else f"Logitscope traces at most {limit:,} tokens ({lm.info.name} reads {context:,})")
+    raise PromptError(f"{max_new_tokens:,} new tokens do not fit: the prompt is {n_prompt:,} tokens and {why}, "
+                      f"so at most {max(room, 0):,} new tokens fit.")
+
+
 def token_table(lm: LoadedModel, ids: list[int] | np.ndarray) -> TokenTable:
     """Readable metadata for a sequence of ids (control tokens get empty byte pieces)."""
     ids = [int(i) for i in ids]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,46 @@ def test_unwritable_paths_go_to_the_banner(make_window, qtbot, tmp_path):
         assert call() is None
         assert window.banner.text().startswith("Could not export"), window.banner.text()
         assert "no-such-folder" in window.banner.text()
+
+
+def test_exports_into_a_folder_or_onto_a_full_disk_leave_nothing_behind(make_window, qtbot, tmp_path, monkeypatch):
+    """A folder given as the file, or a disk that fills up mid-write: a sentence in the banner, the
+    earlier file untouched, no half-written or temporary file (issue 18)."""
+    import errno
+
+    from viz import export as viz_export
+
+    window = make_window(prompt=CAPITAL)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for call in (lambda: export_actions.export_panel_png(window, "attention", folder),
+                 lambda: export_actions.export_tokens_csv(window, folder)):
+        window.banner.dismiss()
+        assert call() is None
+        assert "is a folder" in window.banner.text()
+    assert list(folder.iterdir()) == []
+
+    target = folder / "attention.png"
+    target.write_bytes(b"the earlier picture")
+
+    def full_disk(_widget, path, width=None):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_actions, "export_png", full_disk)
+    window.banner.dismiss()
+    assert export_actions.export_panel_png(window, "attention", target) is None
+    assert "the disk is full" in window.banner.text()
+    assert target.read_bytes() == b"the earlier picture"
+    assert [p.name for p in folder.iterdir()] == ["attention.png"]
+    assert viz_export.export_png is not full_disk  # only the export feature's reference was replaced
+
+
+def test_a_successful_export_says_where_it_went(make_window, qtbot, tmp_path):
+    window = make_window(prompt=CAPITAL)
+    path = export_actions.export_panel_png(window, "attention", tmp_path / "a.png")
+    assert path is not None and path.stat().st_size > 0
+    assert window.status_label.text() == f"Exported the Attention panel to {path}."
 
 
 def test_menus_and_shortcuts_dialog(make_window, qtbot):

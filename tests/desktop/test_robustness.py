@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import random
 
+import numpy as np
 import psutil
 
 from desktop.core.requests import tracing as m
@@ -50,6 +51,21 @@ def test_broken_model_folder_keeps_the_current_model(make_window, tiny_gpt2_dir,
         window.generation_action(m.STEP)
 
 
+def test_run_to_end_shows_tokens_so_far_and_speed(make_window, tiny_gpt2_dir, qtbot):
+    """A long Run says how far it has got and how fast, in the status bar (issue 18)."""
+    window = make_window(model=str(tiny_gpt2_dir), prompt="Hello")
+    window.generation_panel.max_new.setValue(100)
+    seen = []
+    window.traces.progressed.connect(lambda message, fraction: seen.append((message, fraction)))
+    window.generation_action(m.RUN)
+    qtbot.waitUntil(lambda: window.status_label.text().startswith("Generating: "), timeout=60_000)
+    assert "/ 100 new tokens" in window.status_label.text()
+    window.cancel()
+    qtbot.waitUntil(lambda: window.generation_panel.buttons[m.RUN].text() == "Run to end", timeout=30_000)
+    assert seen and all(0 < fraction <= 1 for _message, fraction in seen)
+    assert any("tokens/s" in message for message, _fraction in seen)
+
+
 def test_cancel_stops_run_to_end(make_window, tiny_gpt2_dir, qtbot):
     window = make_window(model=str(tiny_gpt2_dir), prompt="Hello")
     window.generation_panel.max_new.setValue(100)
@@ -71,6 +87,16 @@ def test_closing_while_generating_shuts_down_cleanly(make_window, tiny_gpt2_dir,
     qtbot.wait(50)
     window.close()
     assert not window.client.thread.isRunning()
+
+
+def test_a_model_that_computes_nan_is_named_and_nothing_is_drawn(make_window, tiny_gpt2_dir, nan_gpt2_dir, qtbot):
+    """Damaged weights: the banner says NaN and which block; no bars of NaN probabilities (issue 18)."""
+    window = make_window(model=str(tiny_gpt2_dir), prompt="Hello")
+    with qtbot.waitSignal(window.error_shown, timeout=60_000) as shown:
+        window.load_model(str(nan_gpt2_dir), "cpu")
+    assert "NaN" in shown.args[0] and "block 1" in shown.args[0]
+    values = window.distribution_panel.bars.bar_values()
+    assert all(np.isfinite(v) for v in values)
 
 
 def test_gpu_out_of_memory_is_explained(make_window, tiny_gpt2_dir, qtbot, monkeypatch):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.features import recent, sessions
+from desktop.features import recent, session_recovery, sessions
 from model_core.analysis.sampling import SamplingSettings
 
 pytestmark = pytest.mark.builtin
@@ -125,14 +128,14 @@ def test_crash_leaves_an_autosave_that_is_offered(make_window, qtbot, data_dir):
     first = make_window(prompt=CAPITAL)
     prepare(first, qtbot)
     ids = first.state.trace.tokens.ids.tolist()
-    autosave = sessions.autosave_path()
+    autosave = first.sessions.autosave.path
     qtbot.waitUntil(lambda: autosave.is_file() and json.loads(autosave.read_text("utf-8"))["selection"]["head"] == 2,
                     timeout=10_000)
-    # "Crash": the first window never closes cleanly.
-    assert sessions.pending_recovery() == autosave
+    assert session_recovery.running_autosaves(data_dir) == [autosave]
+    first.sessions.autosave.release()  # "crash": its process is gone, its autosave stays
 
     second = make_window(prompt="Hello")
-    assert second.sessions.recovery_path is not None
+    assert second.sessions.recovery_path is not None and not autosave.exists()  # moved to recovered/
     box = second.sessions.offer_recovery()
     qtbot.addWidget(box)
     assert box.isVisible() and not box.isModal()
@@ -142,17 +145,59 @@ def test_crash_leaves_an_autosave_that_is_offered(make_window, qtbot, data_dir):
     assert second.state.trace.tokens.ids.tolist() == ids
     assert (second.state.selection.layer, second.state.selection.head) == (1, 2)
     assert second.state.settings.seed == 7
+    assert session_recovery.waiting_recovery(data_dir) == []  # restored: not offered again
 
 
-def test_clean_close_offers_nothing(make_window, qtbot):
+def test_clean_close_offers_nothing(make_window, qtbot, data_dir):
     first = make_window(prompt=CAPITAL)
-    qtbot.waitUntil(lambda: sessions.autosave_path().is_file(), timeout=10_000)
-    assert sessions.pending_recovery() is not None  # still running
+    autosave = first.sessions.autosave.path
+    qtbot.waitUntil(autosave.is_file, timeout=10_000)
     first.close()
-    assert sessions.pending_recovery() is None
+    assert not autosave.exists() and session_recovery.running_autosaves(data_dir) == []
     second = make_window(prompt="Hello")
     assert second.sessions.recovery_path is None
     assert second.sessions.offer_recovery() is None
+
+
+def test_two_windows_keep_their_own_autosave(make_window, qtbot, data_dir):
+    """Two instances at once: each autosaves to its own file, neither takes the other's as a crash."""
+    a = make_window(prompt=CAPITAL)
+    b = make_window(prompt="Hello")
+    assert a.sessions.recovery_path is None and b.sessions.recovery_path is None  # a is alive, not crashed
+    qtbot.waitUntil(lambda: a.sessions.autosave.path.is_file() and b.sessions.autosave.path.is_file(), timeout=10_000)
+    assert a.sessions.autosave.path != b.sessions.autosave.path
+    assert json.loads(a.sessions.autosave.path.read_text("utf-8"))["prompt"]["text"] == CAPITAL
+    assert json.loads(b.sessions.autosave.path.read_text("utf-8"))["prompt"]["text"] == "Hello"
+    a.close()
+    assert session_recovery.running_autosaves(data_dir) == [b.sessions.autosave.path]
+
+
+def test_a_killed_process_is_recovered_and_several_are_listed(make_window, tiny_gpt2_dir, qtbot, data_dir):
+    """Real crashes: two app processes are killed; the next window offers both sessions in a list."""
+    env = {**os.environ, "LOGITSCOPE_DATA_DIR": str(data_dir), "QT_QPA_PLATFORM": "offscreen"}
+    prompts = ("Hello world", "The capital of France")
+    for prompt in prompts:
+        process = subprocess.Popen([sys.executable, "-m", "desktop.entry", "--model", str(tiny_gpt2_dir),
+                                    "--device", "cpu", "--prompt", prompt, "--fresh"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            qtbot.waitUntil(lambda p=prompt: any(p in f.read_text("utf-8")
+                                                 for f in session_recovery.running_autosaves(data_dir)),
+                            timeout=120_000)
+        finally:
+            process.kill()  # SIGKILL: no clean exit, no chance to remove anything
+            process.wait(30)
+    window = make_window(model=str(tiny_gpt2_dir), prompt="Hi")
+    assert len(window.sessions.recovery_paths) == 2
+    dialog = window.sessions.offer_recovery()
+    qtbot.addWidget(dialog)
+    assert isinstance(dialog, sessions.RecoveryDialog) and dialog.list.count() == 2
+    labels = [dialog.list.item(i).text() for i in range(2)]
+    assert all(any(repr(prompt) in label for label in labels) for prompt in prompts)
+    with qtbot.waitSignal(window.sessions.restored, timeout=60_000):
+        dialog._restore()  # the newest, selected by default
+    assert window.prompt_panel.text() == prompts[1]
+    assert len(session_recovery.waiting_recovery(data_dir)) == 1  # the other one waits for the next start
 
 
 def test_recent_prompts_and_sessions(make_window, qtbot, tmp_path):

@@ -62,3 +62,65 @@ def test_prompt_longer_than_context(tiny_gpt2_dir):
     out = run("trace", "word " * 400, "--model", str(tiny_gpt2_dir))
     assert out.returncode == 1
     assert "reads at most 128" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- output paths: a clear message and nothing half-written (issue 18) ------------------------------
+
+
+def test_dump_into_a_folder_is_refused_and_writes_nothing(tiny_gpt2_dir, tmp_path):
+    out = run("trace", "Hello", "--model", str(tiny_gpt2_dir), "--dump", str(tmp_path))
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "is a folder" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["missing/trace.npz", "file.txt/trace.npz"])
+def test_dump_where_no_file_can_be_written(tiny_gpt2_dir, tmp_path, where):
+    (tmp_path / "file.txt").write_text("not a folder")
+    out = run("trace", "Hello", "--model", str(tiny_gpt2_dir), "--dump", str(tmp_path / where))
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "Cannot write" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_leaves_no_half_written_dump(tiny_gpt2_dir, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from model_core.cli import run as cli_run
+
+    target = tmp_path / "trace.npz"
+    target.write_bytes(b"the previous dump")
+
+    def fills_the_disk(handle, **_arrays):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", fills_the_disk)
+    code = cli_run(["trace", "Hello", "--model", str(tiny_gpt2_dir), "--dump", str(target)])
+    assert code == 1
+    assert "the disk is full" in capsys.readouterr().err
+    assert target.read_bytes() == b"the previous dump"  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.npz"]  # no temporary file left behind
+
+
+# -- runaway lengths (issue 18) -------------------------------------------------------------------------
+
+
+def test_a_length_past_the_context_is_refused_naming_it(tiny_gpt2_dir):
+    out = run("generate", "hi", "--model", str(tiny_gpt2_dir), "--max-new-tokens", "100000")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "128" in out.stderr and "at most" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_generation_reports_progress_on_stderr_but_not_with_json(tiny_gpt2_dir):
+    import os
+
+    env = {**os.environ, "LOGITSCOPE_PROGRESS_EVERY_S": "0"}
+    args = [sys.executable, "-m", "desktop.entry", "generate", "Hello", "--model", str(tiny_gpt2_dir),
+            "--max-new-tokens", "12"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert any(line.startswith("generating: ") and "tokens/s" in line for line in lines)
+    assert "tokens/s)" in lines[-1]  # the stop line says how fast it went
+    quiet = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300, env=env)
+    assert quiet.returncode == 0 and "generating:" not in quiet.stderr
