@@ -26,7 +26,8 @@ import transformers
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from model_core.engine import builtin_model
-from model_core.engine.loading import check_folder, load_model
+from model_core.engine.loading import load_model
+from model_core.engine.model_files import check_folder
 from model_core.errors import Cancelled, ModelLoadError
 from model_core.progress import Progress
 from tests.model_core.fault_helpers import FakeIndex, isolate_builtin, leftovers
