@@ -170,16 +170,17 @@ def model_anatomy(lm) -> Anatomy:
         total = sum(count([(pn, p) for c in names if getattr(block, c, None) is not None
                            for pn, p in getattr(block, c).named_parameters()])
                     for block in blocks)
-        if total != each * n:  # blocks of different shapes (dense and MoE blocks mixed): the average copy
-            note = (note + "; " if note else "") + "blocks differ in size"
+        copies, per_copy = n, each
+        if total != each * n:  # blocks of different shapes (dense and MoE blocks mixed): one total for all
+            copies, per_copy = 1, total
+            note = (note + "; " if note else "") + f"blocks differ in size: the total over all {n}"
         active_each = None
         if key == "mlp" and adapter.moe_layers:
             active = sum(a if (a := _active_in_mlp(lm, i)) is not None
                          else sum(p.numel() for c in names for p in getattr(blocks[i], c).parameters())
                          for i in range(n))
-            active_each = active // n
-        parts.append(Part(key, title, shapes(named_first), total // n if total % n == 0 else each, n, note,
-                          active_each))
+            active_each = active // copies
+        parts.append(Part(key, title, shapes(named_first), per_copy, copies, note, active_each))
     block_rest = sum(count(_params(block)) for block in blocks)  # block params outside the named groups
     named = _params(adapter.final_norm)
     if adapter.final_norm is not None:

@@ -79,7 +79,8 @@ def _hooks(lm: LoadedModel, layer: int) -> Iterator[dict]:
 
     def keep_update(kind: str, index: int, update: Update):
         def hook(_module: nn.Module, args: tuple, output) -> None:
-            seen[kind][index] = update.read(args, output)[-1].detach()
+            # a copy: Falcon adds attention's output into the MLP's output in place after this hook
+            seen[kind][index] = update.read(args, output)[-1].detach().clone()
 
         return hook
 
