@@ -21,7 +21,7 @@ from torch import nn
 
 from model_core.engine import builtin_model, eager_capture, memory
 from model_core.engine.adapters import ModelAdapter
-from model_core.engine.adapters.resolve import resolve_family
+from model_core.engine.adapters.resolve import resolve_family, unsupported
 from model_core.engine.capture import ATTN_IMPLEMENTATION
 from model_core.engine.devices import describe_device, resolve_device
 from model_core.engine.model_files import ModelFiles, locate
@@ -183,7 +183,8 @@ def load_model(
     weight_bytes = memory.check_fits(name, _weight_stats(files), torch_dtype, torch_device, budgets, offload_folder)
     progress.report(f"Loading {name}…", -1.0)
     source = {"gguf_file": files.gguf_file} if files.gguf_file else {}
-    kwargs = dict(trust_remote_code=False, dtype=torch_dtype, output_loading_info=True,
+    # Mismatched shapes are loaded (left random) and reported, so the refusal can name them.
+    kwargs = dict(trust_remote_code=False, dtype=torch_dtype, output_loading_info=True, ignore_mismatched_sizes=True,
                   attn_implementation="eager" if family.eager else ATTN_IMPLEMENTATION, **source)
     if not files.gguf_file:
         kwargs["use_safetensors"] = not files.pickle
@@ -195,6 +196,11 @@ def load_model(
         model, loading_info = AutoModelForCausalLM.from_pretrained(files.folder, **kwargs)
     except Cancelled:
         raise
+    except KeyError as exc:  # GPT-J-like modules look their attention class up by implementation name
+        if not family.tested and ATTN_IMPLEMENTATION in str(exc):
+            raise unsupported(files.model_type, "its attention does not go through transformers' attention "
+                                                "interface, so the weights it uses cannot be recorded") from exc
+        raise ModelLoadError(_load_failure(name, exc)) from exc
     except Exception as exc:
         raise ModelLoadError(_load_failure(name, exc)) from exc
     _check_weights_match(name, loading_info)

@@ -179,11 +179,11 @@ def placement(model: nn.Module, part_of, dtype: torch.dtype, device: torch.devic
 
 
 def _ordered(labels: list[str]) -> list[str]:
-    rank = {"embedding": 0, "other": 3, "final norm": 4, "unembedding": 5}
+    rank = {"embedding": 0, "final norm": 4, "unembedding": 5}
 
     def key(label: str) -> tuple[int, int]:
         if label.startswith("block "):
             return 1, int(label.split()[1])
-        return rank.get(label, 3), 0
+        return rank.get(label, 0 if label != "other" else 3), 0  # body parts (positions) beside the embedding
 
     return sorted(labels, key=key)

@@ -234,15 +234,20 @@ class ModelAdapter:
         return None
 
     def part_of(self, parameter_name: str) -> str:
-        """'embedding', 'block 3', 'final norm', 'unembedding' or 'other' for a parameter's full name."""
+        """'embedding', 'block 3', 'final norm', 'unembedding', another part of the body by its name
+        ('wpe', 'word_embeddings_layernorm') or 'other', for a parameter's full name."""
         prefix = self.blocks_path + "."
         if parameter_name.startswith(prefix):
             return f"block {parameter_name[len(prefix):].split('.')[0]}"
+        names = self._names()
         for label, module in (("embedding", self.embedding), ("unembedding", self.unembedding),
                               ("final norm", self.final_norm)):
-            name = self._names().get(id(module)) if module is not None else None
+            name = names.get(id(module)) if module is not None else None
             if name is not None and parameter_name.startswith(name + "."):
                 return label
+        body = names.get(id(self.body))
+        if body is not None and parameter_name.startswith(body + "." if body else ""):
+            return parameter_name[len(body) + 1 if body else 0:].split(".")[0]
         return "other"
 
     def _names(self) -> dict[int, str]:

@@ -59,13 +59,16 @@ def _check_structure(model_type: str, family: Family, folder, config) -> None:
         first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
         raise unsupported(model_type, f"transformers cannot build it from this config ({first})") from exc
     try:
+        _blocks_path, blocks = discovery.find_blocks(model, int(model.config.num_hidden_layers))
+        for block in blocks:
+            for module in discovery.find_attention(block)[1].modules():
+                if getattr(module, "is_causal", True) is False:
+                    raise unsupported(model_type, "its attention reads the whole text both ways, so it is not a "
+                                                  "causal language model")
         adapter = ModelAdapter(model, family)
     except UnsupportedModelError as exc:
+        if str(exc).startswith("Logitscope cannot open"):
+            raise
         raise unsupported(model_type, str(exc).rstrip(".")) from exc
-    for layer in range(adapter.n_layers):
-        for module in adapter.attention(layer).modules():
-            if getattr(module, "is_causal", True) is False:
-                raise unsupported(model_type, "its attention reads the whole text both ways, so it is not a "
-                                              "causal language model")
     if not any(discovery.is_norm(m) for m in adapter.blocks[0].modules()):
         raise unsupported(model_type, "its blocks have no norms Logitscope can find")
