@@ -178,8 +178,7 @@ def load_model(
     budgets = _budgets(max_memory, torch_device, offload_folder)
     folder, name, licence = resolve_source(spec, progress)
     files = locate(folder, allow_pickle=allow_pickle)
-    family = resolve_family(files.model_type, folder=files.folder if files.gguf_file is None else None,
-                            config=_gguf_config(files))
+    family = resolve_family(files.model_type, folder=files.folder, config=files.gguf_config)
     weight_bytes = memory.check_fits(name, _weight_stats(files), torch_dtype, torch_device, budgets, offload_folder)
     progress.report(f"Loading {name}…", -1.0)
     source = {"gguf_file": files.gguf_file} if files.gguf_file else {}
@@ -223,15 +222,6 @@ def load_model(
         check_against_eager(lm)
     progress.report(f"Loaded {name}.", 1.0)
     return lm
-
-
-def _gguf_config(files: ModelFiles):
-    """A GGUF's transformers config (its config lives in the file's metadata), for family discovery."""
-    if files.gguf_file is None:
-        return None
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(files.folder, gguf_file=files.gguf_file, trust_remote_code=False)
 
 
 def _weight_stats(files: ModelFiles) -> memory.WeightStats:

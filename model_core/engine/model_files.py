@@ -27,6 +27,7 @@ class ModelFiles:
     weights: tuple[Path, ...]  # the safetensors files (every shard) or the one GGUF
     gguf_file: str | None = None  # the GGUF's file name inside `folder`
     pickle: bool = False  # weights are .bin/.pt (only when the caller allowed it)
+    gguf_config: object | None = None  # the transformers config a GGUF's metadata describes
 
     @property
     def model_type(self) -> str:
@@ -119,4 +120,5 @@ def _gguf(path: Path) -> ModelFiles:
     except Exception as exc:  # gguf raises many kinds for a damaged file; all mean the same to a user
         text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
         raise ModelLoadError(f"{path.name} cannot be read as a GGUF model: {text}") from exc
-    return ModelFiles(path.parent, {"model_type": config.model_type}, (path,), gguf_file=path.name)
+    return ModelFiles(path.parent, {"model_type": config.model_type}, (path,), gguf_file=path.name,
+                      gguf_config=config)

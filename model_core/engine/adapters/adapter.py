@@ -93,6 +93,7 @@ class ModelAdapter:
         self._transform, self.logit_transform_text = _logit_transform(config)
         multiplier = getattr(config, "residual_multiplier", None)
         self._residual_multiplier = float(multiplier) if multiplier not in (None, 1, 1.0) else None
+        self._name_cache: dict[int, str] | None = None
 
     # -- shape -----------------------------------------------------------------------------------
 
@@ -227,12 +228,6 @@ class ModelAdapter:
 
     # -- where parameters belong (anatomy, placement) ---------------------------------------------
 
-    def module_name(self, module: nn.Module) -> str | None:
-        for name, candidate in self.model.named_modules():
-            if candidate is module:
-                return name
-        return None
-
     def part_of(self, parameter_name: str) -> str:
         """'embedding', 'block 3', 'final norm', 'unembedding', another part of the body by its name
         ('wpe', 'word_embeddings_layernorm') or 'other', for a parameter's full name."""
@@ -251,8 +246,7 @@ class ModelAdapter:
         return "other"
 
     def _names(self) -> dict[int, str]:
-        cached = getattr(self, "_name_cache", None)
-        if cached is None:
-            cached = {id(module): name for name, module in self.model.named_modules()}
-            self._name_cache = cached
-        return cached
+        """id(module) -> its full name in the model (made once, on first use)."""
+        if self._name_cache is None:
+            self._name_cache = {id(module): name for name, module in self.model.named_modules()}
+        return self._name_cache
