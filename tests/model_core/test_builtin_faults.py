@@ -125,8 +125,10 @@ def tiny_conversion(monkeypatch: pytest.MonkeyPatch, tiny_llama_dir: Path, tmp_p
         on_tokenizer()
         return loaded
 
-    def model(*_args: object, **_kwargs: object) -> LlamaForCausalLM:
-        loaded = LlamaForCausalLM.from_pretrained(tiny_llama_dir, dtype=torch.float32)
+    def model(*_args: object, **kwargs: object) -> LlamaForCausalLM:
+        # the loader's own options (attention implementation, loading info) pass through; the GGUF is the stand-in
+        kwargs = {k: v for k, v in kwargs.items() if k != "gguf_file"}
+        loaded = LlamaForCausalLM.from_pretrained(tiny_llama_dir, **{**kwargs, "dtype": torch.float32})
         on_model()
         return loaded
 
