@@ -71,17 +71,58 @@ def gpt2_small_folder() -> Path:
 
 _KEEP: list = []
 
+# A Mixtral-shaped mixture of experts, small enough for a laptop: 8 experts, 2 per token, 4 layers
+# of width 512 (about 105M parameters, 67M active per token, half of them the GPT-2 vocabulary's embeddings).
+MIXTRAL_SMALL = dict(hidden_size=512, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
+                     num_key_value_heads=4, num_local_experts=8, num_experts_per_tok=2,
+                     max_position_embeddings=1024, vocab_size=50257, sliding_window=None)
 
-def load_ours(folder: Path | str, device: str = "cpu"):
+
+def save_mixtral_small(folder: Path) -> Path:
+    """Write a random Mixtral-shaped model plus the GPT-2 tokenizer to `folder`."""
+    from transformers import MixtralConfig, MixtralForCausalLM
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = gpt2_tokenizer()
+    config = MixtralConfig(**MIXTRAL_SMALL, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    MixtralForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@functools.cache
+def mixtral_small_folder() -> Path:
+    tmp = tempfile.TemporaryDirectory(prefix="logitscope-bench-moe-")
+    _KEEP.append(tmp)
+    return save_mixtral_small(Path(tmp.name) / "mixtral-small-random")
+
+
+def offload_folder() -> Path:
+    """A fresh folder for offloaded weights, removed at exit with the temp dir."""
+    tmp = tempfile.TemporaryDirectory(prefix="logitscope-bench-offload-")
+    _KEEP.append(tmp)
+    return Path(tmp.name)
+
+
+def load_ours(folder: Path | str, device: str = "cpu", **options):
+    """`options`: load_model's max_memory / offload_folder / dtype."""
     from model_core.engine.loading import load_model
 
-    return load_model(str(folder), device=device)
+    return load_model(str(folder), device=device, **options)
 
 
-def load_baseline(folder: Path | str, device: str = "cpu"):
-    """Plain transformers, eager attention (so output_attentions is honoured)."""
+def load_baseline(folder: Path | str, device: str = "cpu", max_memory: dict | None = None,
+                  offload_folder: Path | None = None):
+    """Plain transformers, eager attention (so output_attentions is honoured); with `max_memory`,
+    on the same accelerate device map as ours."""
     from transformers import AutoModelForCausalLM
 
+    if max_memory is not None:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), attn_implementation="eager", dtype=torch.float32,
+                                                     device_map="auto", max_memory=max_memory,
+                                                     offload_folder=str(offload_folder))
+        return model.eval()
     model = AutoModelForCausalLM.from_pretrained(str(folder), attn_implementation="eager",
                                                  dtype=torch.float32)
     return model.to(device).eval()

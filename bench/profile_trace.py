@@ -55,8 +55,8 @@ def stages(lm, ids: list[int], repeats: int = 3) -> None:
     from model_core.engine.forward import forward_capture
     from model_core.engine.tracing import build_trace
 
-    model, adapter = lm.model, lm.adapter
-    blocks = adapter.blocks(model)
+    adapter = lm.adapter
+    blocks = adapter.blocks
     n_layers = len(blocks)
     x = torch.tensor([ids])
     times: dict[str, list[float]] = {}
@@ -69,10 +69,10 @@ def stages(lm, ids: list[int], repeats: int = 3) -> None:
     for _ in range(repeats):
         t = time.perf_counter()
         with torch.inference_mode(), recording() as record, block_outputs(blocks) as stream:
-            adapter.base(model)(input_ids=x, use_cache=False)
+            adapter.base(input_ids=x, use_cache=False)
             t = tick("body forward with capture hooks", t)
             residual = torch.stack(stream)
-            lens = torch.log_softmax(adapter.unembedding(model)(adapter.final_norm(model)(residual[:, -1])).float(), -1)
+            lens = torch.log_softmax(adapter.unembed(residual[:, -1]), -1)
             t = tick("lens: final norm + unembedding (L+1 rows) + log_softmax", t)
             residual.float().cpu().numpy()
             torch.stack([record.weights[i] for i in range(n_layers)]).to(torch.float16).cpu().numpy()
@@ -83,7 +83,7 @@ def stages(lm, ids: list[int], repeats: int = 3) -> None:
             t = tick("stack + copy q, k, v, lens", t)
         with torch.inference_mode():
             t = time.perf_counter()
-            model(input_ids=x, use_cache=False)
+            lm.model(input_ids=x, use_cache=False)
             tick("(reference) plain model forward, our attention, all logits", t)
         capture = forward_capture(lm, ids)
         t = time.perf_counter()

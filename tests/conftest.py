@@ -15,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
+from tests.model_families import save_tiny  # noqa: E402
 from tests.tiny_models import save_tiny_gpt2, save_tiny_gpt2_with_nan, save_tiny_llama  # noqa: E402
 
 # CI runs the property tests on a fixed sequence of examples, so a result there is repeatable;
@@ -59,3 +60,31 @@ def builtin_lm():
     from model_core.engine.loading import load_model
 
     return load_model("builtin", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def family_dir(tmp_path_factory):
+    """family_dir("gemma2") -> a folder with that tiny checkpoint (tests/model_families.py), made once."""
+    made: dict[str, Path] = {}
+
+    def make(spec: str) -> Path:
+        if spec not in made:
+            made[spec] = save_tiny(spec, tmp_path_factory.mktemp(spec.replace("@", "-")))
+        return made[spec]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def family_lm(family_dir):
+    """family_lm("gemma2") -> that tiny checkpoint loaded through `load_model`, loaded once."""
+    from model_core.engine.loading import load_model
+
+    loaded: dict[str, object] = {}
+
+    def load(spec: str):
+        if spec not in loaded:
+            loaded[spec] = load_model(str(family_dir(spec)), device="cpu")
+        return loaded[spec]
+
+    return load

@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 
-from model_core.types.model_info import DEVICE_CHOICES, ModelInfo
+from model_core.types.memory_sizes import parse_max_memory
+from model_core.types.model_info import DEVICE_CHOICES, DTYPE_CHOICES, ModelInfo
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -26,8 +27,16 @@ def add_prompt_options(parser: argparse.ArgumentParser) -> None:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="builtin",
-                        help="'builtin' (default, offline), a GPT-2 name such as gpt2, a hub id, or a folder")
+                        help="'builtin' (default, offline), a GPT-2 name such as gpt2, a hub id, a folder, "
+                             "or a .gguf file")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
+                        help="number type of the weights (default float32; the half types halve the memory)")
+    parser.add_argument("--max-memory", metavar="BUDGETS",
+                        help="most memory each device may hold, e.g. cpu=2GiB or 0=10GiB,cpu=30GiB; "
+                             "with --offload-folder the rest waits on disk")
+    parser.add_argument("--offload-folder", metavar="DIR",
+                        help="where layers that do not fit in memory wait (slow, but a big model opens)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -62,19 +71,31 @@ def load(args: argparse.Namespace):
     from model_core.engine.loading import load_model
     from model_core.progress import Progress
 
+    try:
+        budgets = parse_max_memory(args.max_memory)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from exc
     quiet_libraries()
-    lm = load_model(args.model, device=args.device, progress=Progress(_progress_to_stderr))
+    lm = load_model(args.model, device=args.device, progress=Progress(_progress_to_stderr), dtype=args.dtype,
+                    max_memory=budgets, offload_folder=args.offload_folder)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr)
     return lm
 
 
 def model_json(info: ModelInfo) -> dict:
-    return {
-        "name": info.name, "architecture": info.architecture, "layers": info.n_layers, "heads": info.n_heads,
+    result = {
+        "name": info.name, "architecture": info.architecture, "model_type": info.model_type,
+        "tested": info.tested, "layers": info.n_layers, "heads": info.n_heads,
         "kv_heads": info.n_kv_heads, "d_model": info.d_model, "vocab_size": info.vocab_size,
         "parameters": info.n_params, "context_length": info.context_length, "device": info.device,
+        "dtype": info.dtype, "block_layout": info.block_layout,
+        "placement": [{"device": p.device, "parts": p.parts, "bytes": p.nbytes} for p in info.placement],
     }
+    if info.is_moe:
+        result.update(experts=info.n_experts, experts_per_token=info.experts_per_token,
+                      moe_layers=list(info.moe_layers), active_parameters=info.n_active_params)
+    return result
 
 
 def token_text(tokenizer, token_id: int) -> str:

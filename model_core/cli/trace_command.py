@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from model_core.analysis.experts import router_choices
 from model_core.cli.common import (
     EXIT_OK,
     UsageError,
@@ -51,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
     tokens = [{"id": int(i), "text": t} for i, t in zip(trace.tokens.ids, trace.tokens.texts, strict=True)]
     if args.dump:
         save_trace_npz(trace, args.dump)
+    choices = router_choices(trace.router_ids, trace.router_weights, trace.n_tokens - 1) if trace.is_moe else []
     if args.json:
         result = {"model": model_json(lm.info), "tokens": tokens, "next_token": next_tokens}
+        if trace.is_moe:  # which experts the last token went through, per MoE layer
+            result["router"] = [{"layer": c.layer, "experts": list(c.experts), "weights": list(c.weights)}
+                                for c in choices]
         if args.lens:
             result["logit_lens"] = [
                 [{"id": int(i), "text": token_text(tokenizer, i), "prob": float(p)} for i, p in zip(ids, ps, strict=True)]
@@ -65,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     print("next token:")
     for row in next_tokens:
         print(f"  {row['prob'] * 100:6.2f}%  {row['text']!r}  (id {row['id']}, logit {row['logit']:.2f})")
+    if choices:
+        print("experts of the last token:")
+        for c in choices:
+            print(f"  layer {c.layer:2d}: " + ", ".join(f"#{e} {w:.2f}" for e, w in zip(c.experts, c.weights, strict=True)))
+    if lm.info.offloaded:
+        print(f"placement: {lm.info.placement_text()}")
     if args.lens:
         print("logit lens (top token per layer at the last position):")
         for layer, (ids, ps) in enumerate(zip(trace.lens_ids, trace.lens_probs, strict=True)):

@@ -2,17 +2,26 @@
 
 transformers sends every attention call through `ALL_ATTENTION_FUNCTIONS` under
 the model's `config._attn_implementation`. We register our own implementation,
-"logitscope": the eager maths (so the weights equal `output_attentions`), plus a
-recorder that keeps the query, key and value each head really used (after RoPE
-for Llama-style models, before the key/value heads are repeated for grouped-query
-attention). Recording only happens inside `recording()`, so a stray forward pass
-costs nothing and leaks nothing — the TransformerLens habit.
+"logitscope": the eager maths of every routed family (so the weights equal
+`output_attentions`, and the model's outputs equal eager's), plus a recorder that keeps the
+query, key and value each head really used (after RoPE where the model uses it, before the
+key/value heads are repeated for grouped-query attention). The eager maths includes the
+families' extras that arrive as keyword arguments: Gemma 2's attention-logit softcapping and
+GPT-OSS's attention sinks. A sliding window needs nothing: it is in the mask, which comes from
+the mask function registered beside ours (without it transformers would pass no mask at all).
+
+The families whose modules compute attention themselves (GPT-J, Falcon, BLOOM) write into the
+same record from hooks (`eager_capture.py`). Recording only happens inside `recording()`, so a
+stray forward pass costs nothing and leaks nothing — the TransformerLens habit.
+
+The other recorders here are context managers whose hooks are always removed: the residual
+stream at block boundaries, what each sub-layer adds to it, and the routers' choices.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -20,6 +29,8 @@ import torch
 from torch import nn
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+from model_core.engine.adapters import Update
 
 ATTN_IMPLEMENTATION = "logitscope"
 
@@ -35,6 +46,46 @@ class AttentionRecord:
     values: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [KV, Tq, dh]
     weights: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, Tk] float16
 
+    def add(self, layer: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+            weights: torch.Tensor) -> None:
+        """query [H, Tq, dh], key/value [KV, Tk, dh] (cache included: the last Tq are new), weights [H, Tq, Tk]."""
+        tq = query.shape[-2]
+        self.queries[layer] = query.detach()
+        self.keys[layer] = key[:, -tq:].detach()
+        self.values[layer] = value[:, -tq:].detach()
+        # Kept as float16, as the trace stores it, the moment it is made: holding every layer's
+        # float32 weights until the end would double the peak memory of a long prompt.
+        self.weights[layer] = weights.detach().to(torch.float16)
+
+
+def current_record() -> AttentionRecord | None:
+    """The record of the `recording()` block running on this thread, if any."""
+    return getattr(_local, "record", None)
+
+
+def attention_weights(
+    query: torch.Tensor,  # [B, H, Tq, dh]
+    keys: torch.Tensor,  # [B, H, Tk, dh] (already repeated to H heads)
+    attention_mask: torch.Tensor | None,  # [B, 1, Tq, ≥Tk] additive
+    scaling: float,
+    softcap: float | None = None,
+    sinks: torch.Tensor | None = None,  # [H] one extra logit per head
+) -> torch.Tensor:
+    """[B, H, Tq, Tk] eager attention weights, with the extras the families' own eager code applies:
+    softcap tanh(s/c)·c after scaling and before the mask (Gemma 2); a sink column joined to the
+    softmax and dropped after it, so a row sums to less than 1 (GPT-OSS)."""
+    scores = torch.matmul(query, keys.transpose(-1, -2)) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    if attention_mask is not None:
+        scores = scores + attention_mask[:, :, :, : keys.shape[-2]]
+    if sinks is not None:
+        sink = sinks.reshape(1, -1, 1, 1).expand(scores.shape[0], -1, scores.shape[-2], 1).to(scores.dtype)
+        combined = torch.cat([scores, sink], dim=-1)
+        combined = combined - combined.max(dim=-1, keepdim=True).values
+        return torch.softmax(combined, dim=-1, dtype=combined.dtype)[..., :-1].to(query.dtype)
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+
 
 def _capturing_attention(
     module: nn.Module,
@@ -44,30 +95,23 @@ def _capturing_attention(
     attention_mask: torch.Tensor | None,
     scaling: float | None = None,
     dropout: float = 0.0,
+    softcap: float | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eager attention (softmax in float32, as Llama's eager does) that also records its inputs."""
+    """Eager attention (softmax in float32, as the families' eager code does) that also records its inputs.
+    Other keyword arguments (position_ids, sliding_window, output flags) are informational."""
     n_rep = query.shape[1] // key.shape[1]
     keys = key.repeat_interleave(n_rep, dim=1) if n_rep > 1 else key
     values = value.repeat_interleave(n_rep, dim=1) if n_rep > 1 else value
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
-    scores = torch.matmul(query, keys.transpose(-1, -2)) * scaling  # [B, H, Tq, Tk]
-    if attention_mask is not None:
-        scores = scores + attention_mask[:, :, :, : keys.shape[-2]]
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    sinks = kwargs.get("s_aux", kwargs.get("sinks"))
+    weights = attention_weights(query, keys, attention_mask, scaling, softcap, sinks)
     output = torch.matmul(weights, values).transpose(1, 2).contiguous()  # [B, Tq, H, dh]
 
-    record: AttentionRecord | None = getattr(_local, "record", None)
+    record = current_record()
     if record is not None:
-        layer = int(module.layer_idx)
-        tq = query.shape[-2]
-        record.queries[layer] = query[0].detach()
-        record.keys[layer] = key[0, :, -tq:].detach()
-        record.values[layer] = value[0, :, -tq:].detach()
-        # Kept as float16, as the trace stores it, the moment it is made: holding every layer's
-        # float32 weights until the end would double the peak memory of a long prompt.
-        record.weights[layer] = weights[0].detach().to(torch.float16)
+        record.add(int(module.layer_idx), query[0], key[0], value[0], weights[0])
     return output, weights
 
 
@@ -79,7 +123,7 @@ AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
 def recording() -> Iterator[AttentionRecord]:
     """Record attention of every forward pass run inside this block, on this thread."""
     record = AttentionRecord()
-    previous = getattr(_local, "record", None)
+    previous = current_record()
     _local.record = record
     try:
         yield record
@@ -88,23 +132,29 @@ def recording() -> Iterator[AttentionRecord]:
 
 
 @contextmanager
-def attention_outputs(modules: list[nn.Module]) -> Iterator[list[torch.Tensor | None]]:
-    """Collect what each attention sub-layer adds to the residual stream ([Tq, d] per layer)."""
-    collected: list[torch.Tensor | None] = [None] * len(modules)
-
-    def after(index: int):
-        def hook(_module: nn.Module, _args: tuple, output) -> None:
-            hidden = output[0] if isinstance(output, tuple) else output
-            collected[index] = hidden[0].detach()
-
-        return hook
-
-    handles = [module.register_forward_hook(after(i)) for i, module in enumerate(modules)]
+def _hooked(handles: list) -> Iterator[None]:
     try:
-        yield collected
+        yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def sublayer_updates(updates: Sequence[Update | None]) -> Iterator[list[torch.Tensor | None]]:
+    """Collect what each sub-layer adds to the residual stream ([Tq, d] per entry; None where the
+    model has no separable update). Copies: Falcon adds attention's output into the MLP's in place."""
+    collected: list[torch.Tensor | None] = [None] * len(updates)
+
+    def after(index: int, update: Update):
+        def hook(_module: nn.Module, args: tuple, output) -> None:
+            collected[index] = update.read(args, output).detach().clone()
+
+        return hook
+
+    handles = [u.module.register_forward_hook(after(i, u)) for i, u in enumerate(updates) if u is not None]
+    with _hooked(handles):
+        yield collected
 
 
 @contextmanager
@@ -125,8 +175,45 @@ def block_outputs(blocks: nn.ModuleList) -> Iterator[list[torch.Tensor | None]]:
 
     handles = [blocks[0].register_forward_pre_hook(before_first, with_kwargs=True)]
     handles += [block.register_forward_hook(after(i)) for i, block in enumerate(blocks)]
-    try:
+    with _hooked(handles):
         yield collected
-    finally:
-        for handle in handles:
-            handle.remove()
+
+
+@dataclass
+class RouterRecord:
+    """Per MoE layer, what its router chose for the new positions of one forward pass (batch 1)."""
+
+    logits: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [Tq, E] raw router logits
+    weights: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [Tq, k] gate weights used
+    ids: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [Tq, k] chosen experts
+    shared_gate: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [Tq, S] shared experts' gates
+
+
+@contextmanager
+def router_choices(routers: Sequence[tuple[int, nn.Module, nn.Module | None]]) -> Iterator[RouterRecord]:
+    """Record each router's (logits, gate weights, expert ids), as the model's experts receive them,
+    and the shared experts' sigmoid gates; `routers` holds (layer, router, shared_expert_gate or None)."""
+    record = RouterRecord()
+
+    def after_router(layer: int):
+        def hook(_module: nn.Module, _args: tuple, output) -> None:
+            logits, weights, ids = output
+            record.logits[layer] = logits.detach().reshape(-1, logits.shape[-1])
+            record.weights[layer] = weights.detach().reshape(-1, weights.shape[-1])
+            record.ids[layer] = ids.detach().reshape(-1, ids.shape[-1])
+
+        return hook
+
+    def after_shared_gate(layer: int):
+        def hook(_module: nn.Module, _args: tuple, output: torch.Tensor) -> None:
+            record.shared_gate[layer] = torch.sigmoid(output.detach().reshape(-1, output.shape[-1]))
+
+        return hook
+
+    handles = []
+    for layer, router, shared_gate in routers:
+        handles.append(router.register_forward_hook(after_router(layer)))
+        if shared_gate is not None:
+            handles.append(shared_gate.register_forward_hook(after_shared_gate(layer)))
+    with _hooked(handles):
+        yield record

@@ -15,6 +15,7 @@ import torch
 
 from model_core.engine.forward import unembed
 from model_core.engine.loading import LoadedModel
+from model_core.types.model_info import POST_LN
 from model_core.types.trace import Trace
 
 LENS_TOP_K = 10
@@ -72,12 +73,13 @@ def with_lens(lm: LoadedModel, trace: Trace) -> Trace:
         return trace
     residual_last, attn_out_last = trace.residual[:, -1], trace.attn_out[:, -1]  # [L+1, d], [L, d]
     n_layers = attn_out_last.shape[0]
-    rows = np.concatenate([residual_last, residual_last[:-1] + attn_out_last])  # [2L+1, d]
+    mid = trace.block_layout != POST_LN  # post-LN blocks have no mid-block state to read
+    rows = np.concatenate([residual_last, residual_last[:-1] + attn_out_last]) if mid else residual_last  # [2L+1, d]
     with torch.inference_mode():
         logprobs = torch.log_softmax(unembed(lm, torch.from_numpy(rows).to(lm.device)), dim=-1).cpu().numpy()
     lens_logprobs = logprobs[: n_layers + 1]
     lens_ids, lens_probs = top_k_rows(lens_logprobs)
-    mid_ids, mid_probs = top_k_rows(logprobs[n_layers + 1 :])
+    mid_ids, mid_probs = top_k_rows(logprobs[n_layers + 1 :]) if mid else (None, None)
     return replace(trace, lens_ids=lens_ids, lens_probs=lens_probs, lens_logprobs=lens_logprobs,
                    mid_lens_ids=mid_ids, mid_lens_probs=mid_probs)
 

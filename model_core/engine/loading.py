@@ -1,8 +1,12 @@
-"""Loading a causal LM safely: the built-in model, Hugging Face hub names, or a local folder.
+"""Loading a causal LM safely: the built-in model, Hugging Face hub names, a local folder or a GGUF file.
 
 Safety rules that hold on every path: `trust_remote_code=False`, weights only from
-safetensors (or the built-in GGUF), never a pickle. A folder is checked before
-transformers sees it, so a bad folder gives a sentence, not a stack trace.
+safetensors or GGUF, never a pickle. A folder is checked before transformers sees it
+(`model_files.py`), so a bad folder gives a sentence, not a stack trace; the model type is
+matched to a family before any weight is read (`adapters/resolve.py`), and the memory the
+weights need is compared with what is free (`memory.py`), so a load that cannot fit is refused
+before it allocates. Big models load through accelerate's device map: `max_memory` budgets per
+device and an offload folder for what does not fit, in the dtype the user picks.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model_core.engine import builtin_model
-from model_core.engine.adapters import ArchitectureAdapter, adapter_for
+from model_core.engine import builtin_model, eager_capture, memory
+from model_core.engine.adapters import ModelAdapter
+from model_core.engine.adapters.resolve import resolve_family, unsupported
 from model_core.engine.capture import ATTN_IMPLEMENTATION
 from model_core.engine.devices import describe_device, resolve_device
-from model_core.errors import Cancelled, ModelLoadError, UnsupportedModelError
+from model_core.engine.model_files import ModelFiles, locate
+from model_core.errors import Cancelled, ModelLoadError
 from model_core.progress import Progress, silent
-from model_core.types.model_info import BUILTIN, GPT2_FAMILY, ModelInfo
+from model_core.types.memory_sizes import parse_max_memory
+from model_core.types.model_info import BUILTIN, DTYPE_CHOICES, GPT2_FAMILY, ModelInfo
 
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab.json", "LICENSE*"]
 
@@ -32,9 +39,9 @@ class LoadedModel:
 
     model: nn.Module
     tokenizer: object  # a transformers fast tokenizer
-    adapter: ArchitectureAdapter
+    adapter: ModelAdapter
     info: ModelInfo
-    device: torch.device
+    device: torch.device  # where inputs go (the first part's device when the model is spread out)
 
     @property
     def eos_ids(self) -> frozenset[int]:
@@ -44,45 +51,6 @@ class LoadedModel:
         if ids is None:
             return frozenset()
         return frozenset([ids] if isinstance(ids, int) else ids)
-
-
-def check_folder(path: Path, allow_pickle: bool = False) -> dict:
-    """Validate a local model folder before transformers touches it; return its config."""
-    if not path.exists():
-        raise ModelLoadError(f"The folder {path} does not exist.")
-    if not path.is_dir():
-        raise ModelLoadError(f"{path} is a file; choose the folder that holds config.json and the weights.")
-    config_file = path / "config.json"
-    if not config_file.exists():
-        raise ModelLoadError(f"{path} has no config.json, so it is not a Hugging Face model folder.")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{config_file} cannot be read as JSON: {exc}.") from exc
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{config_file} does not hold a model configuration.")
-    if config.get("auto_map"):
-        raise UnsupportedModelError(
-            f"{path.name} needs its own Python code to run (auto_map in config.json). "
-            "Logitscope never runs code shipped with a model."
-        )
-    model_type = config.get("model_type")
-    if not model_type:
-        raise ModelLoadError(f"{config_file} does not say which architecture it is (no model_type).")
-    adapter_for(model_type)  # raises UnsupportedModelError with the list of supported ones
-    has_safetensors = any(path.glob("*.safetensors"))
-    has_pickle = any(path.glob("*.bin")) or any(path.glob("*.pt")) or any(path.glob("*.pth"))
-    if not has_safetensors:
-        if has_pickle and not allow_pickle:
-            raise UnsupportedModelError(
-                f"{path.name} holds only pickle weights (.bin/.pt), which can run arbitrary code when loaded. "
-                "Convert them to safetensors, or explicitly trust this folder."
-            )
-        if not has_pickle:
-            raise ModelLoadError(f"{path.name} has no weights (*.safetensors).")
-    if not any((path / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
-        raise ModelLoadError(f"{path.name} has no tokenizer files (tokenizer.json or vocab.json).")
-    return config
 
 
 def _hub_snapshot(repo_id: str, progress: Progress) -> Path:
@@ -162,44 +130,132 @@ def _licence_of(folder: Path) -> str:
     return str(config.get("license", "unknown (see the model's card)"))
 
 
+def resolve_dtype(name: str | torch.dtype) -> torch.dtype:
+    """'float32' / 'bfloat16' / 'float16' (or a torch dtype) as a torch dtype; ModelLoadError otherwise."""
+    if isinstance(name, torch.dtype):
+        name = str(name).removeprefix("torch.")
+    if name not in DTYPE_CHOICES:
+        raise ModelLoadError(f"Unknown number type {name!r}; choose one of {', '.join(DTYPE_CHOICES)}.")
+    return getattr(torch, name)
+
+
+def _budgets(max_memory: dict | str | None, device: torch.device, offload_folder: str | None) -> dict | None:
+    """accelerate's max_memory for this load: the user's budgets (checked against the device), or,
+    with only an offload folder, what is free on the device (and the CPU behind a GPU)."""
+    budgets = parse_max_memory(max_memory) if isinstance(max_memory, str) else max_memory
+    if budgets is None and offload_folder:
+        from accelerate.utils import get_max_memory
+
+        free = get_max_memory()  # {0: bytes, …, "cpu": bytes} of what is free now
+        budgets = {k: v for k, v in free.items() if k == "cpu" or (device.type == "cuda" and k == (device.index or 0))}
+    if budgets is not None and device.type != "cuda" and any(isinstance(k, int) for k in budgets):
+        raise ModelLoadError(f"The memory budget names a GPU but the model is to run on the {device.type.upper()}; "
+                             "choose the GPU as the device, or give budgets for cpu only.")
+    return budgets
+
+
 def load_model(
     spec: str = BUILTIN,
     device: str = "auto",
     progress: Progress | None = None,
     allow_pickle: bool = False,
+    dtype: str | torch.dtype = "float32",
+    max_memory: dict[str | int, int] | str | None = None,
+    offload_folder: str | os.PathLike | None = None,
 ) -> LoadedModel:
-    """Load a causal LM ready for tracing; every failure is a ModelLoadError with a readable message."""
+    """Load a causal LM ready for tracing; every failure is a ModelLoadError with a readable message.
+
+    `dtype` is the number type of the weights. `max_memory` ({"cpu": bytes, 0: bytes} or
+    "cpu=2GiB,0=10GiB") caps what each device may hold; with `offload_folder` whatever does not
+    fit waits on disk and is read in when its layer runs (slow, but a big model opens).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     progress = progress or silent()
     torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype)
+    offload_folder = str(offload_folder) if offload_folder else None
+    budgets = _budgets(max_memory, torch_device, offload_folder)
     folder, name, licence = resolve_source(spec, progress)
-    config = check_folder(folder, allow_pickle=allow_pickle)
-    adapter = adapter_for(config["model_type"])
+    files = locate(folder, allow_pickle=allow_pickle)
+    family = resolve_family(files.model_type, folder=files.folder, config=files.gguf_config)
+    weight_bytes = memory.check_fits(name, _weight_stats(files), torch_dtype, torch_device, budgets, offload_folder)
     progress.report(f"Loading {name}…", -1.0)
+    source = {"gguf_file": files.gguf_file} if files.gguf_file else {}
+    # Mismatched shapes are loaded (left random) and reported, so the refusal can name them.
+    kwargs = dict(trust_remote_code=False, dtype=torch_dtype, output_loading_info=True, ignore_mismatched_sizes=True,
+                  attn_implementation="eager" if family.eager else ATTN_IMPLEMENTATION, **source)
+    if not files.gguf_file:
+        kwargs["use_safetensors"] = not files.pickle
+    spread = budgets is not None
+    if spread:
+        kwargs.update(device_map="auto", max_memory=budgets, offload_folder=offload_folder)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder,
-            trust_remote_code=False,
-            use_safetensors=not allow_pickle,
-            dtype=torch.float32,
-            attn_implementation=ATTN_IMPLEMENTATION,
-        )
+        tokenizer = AutoTokenizer.from_pretrained(files.folder, trust_remote_code=False, **source)
+        model, loading_info = AutoModelForCausalLM.from_pretrained(files.folder, **kwargs)
     except Cancelled:
         raise
+    except KeyError as exc:  # GPT-J-like modules look their attention class up by implementation name
+        if not family.tested and ATTN_IMPLEMENTATION in str(exc):
+            raise unsupported(files.model_type, "its attention does not go through transformers' attention "
+                                                "interface, so the weights it uses cannot be recorded") from exc
+        raise ModelLoadError(_load_failure(name, exc)) from exc
     except Exception as exc:
-        raise ModelLoadError(f"{name} could not be loaded: {_first_line(exc)}") from exc
+        raise ModelLoadError(_load_failure(name, exc)) from exc
+    _check_weights_match(name, loading_info)
     model.eval().requires_grad_(False)
     progress.check()
-    if torch_device.type != "cpu":
+    if not spread and torch_device.type != "cpu":
         try:
             model.to(torch_device)
         except torch.OutOfMemoryError as exc:
             raise ModelLoadError(_does_not_fit(name, model, torch_device)) from exc
-    info = _describe(model, adapter, name, spec, licence, torch_device)
+    adapter = ModelAdapter(model, family)
+    if family.eager:
+        eager_capture.install(adapter)
+    run_device = memory.execution_device(model, torch_device)
+    info = _describe(model, adapter, name, spec, licence, torch_device, weight_bytes)
+    lm = LoadedModel(model=model, tokenizer=tokenizer, adapter=adapter, info=info, device=run_device)
+    if not family.tested:
+        from model_core.engine.self_check import check_against_eager
+
+        check_against_eager(lm)
     progress.report(f"Loaded {name}.", 1.0)
-    return LoadedModel(model=model, tokenizer=tokenizer, adapter=adapter, info=info, device=torch_device)
+    return lm
+
+
+def _weight_stats(files: ModelFiles) -> memory.WeightStats:
+    """Parameters in the weight files; for pickle weights (no readable header) from the config on meta."""
+    if files.weights:
+        return memory.weight_stats(list(files.weights))
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(files.folder, trust_remote_code=False)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    return memory.WeightStats(sum(p.numel() for p in model.parameters()), 0)
+
+
+def _load_failure(name: str, exc: BaseException) -> str:
+    text = _first_line(exc)
+    if "size mismatch" in text or "mismatch" in text.lower() and "shape" in text.lower():
+        return f"The weights of {name} do not match its config.json: {text}"
+    return f"{name} could not be loaded: {text}"
+
+
+def _check_weights_match(name: str, loading_info: dict) -> None:
+    """Refuse weights that do not fit the config: missing tensors would silently stay random."""
+    missing = sorted(loading_info.get("missing_keys") or ())
+    mismatched = sorted(loading_info.get("mismatched_keys") or ())
+    if mismatched:
+        first = mismatched[0]
+        what = first if isinstance(first, str) else f"{first[0]} (file {tuple(first[1])}, config {tuple(first[2])})"
+        raise ModelLoadError(f"The weights of {name} do not match its config.json: {len(mismatched)} tensors "
+                             f"have other shapes than the config says, e.g. {what}.")
+    if missing:
+        raise ModelLoadError(f"The weights of {name} do not match its config.json: {len(missing)} tensors the "
+                             f"config calls for are not in the weight files ({', '.join(missing[:3])}"
+                             f"{', …' if len(missing) > 3 else ''}).")
 
 
 def _does_not_fit(name: str, model: nn.Module, device: torch.device) -> str:
@@ -222,29 +278,51 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def _describe(model: nn.Module, adapter: ArchitectureAdapter, name: str, source: str, licence: str,
-              device: torch.device) -> ModelInfo:
+def _describe(model: nn.Module, adapter: ModelAdapter, name: str, source: str, licence: str,
+              device: torch.device, weight_bytes: int) -> ModelInfo:
     cfg = model.config
-    n_heads = cfg.num_attention_heads
-    d_model = cfg.hidden_size
-    d_head = getattr(cfg, "head_dim", None) or d_model // n_heads
+    family = adapter.family
     n_params = sum(p.numel() for p in model.parameters())  # tied weights are counted once by parameters()
+    placement = memory.placement(model, adapter.part_of, adapter.dtype, device)
+    where = placement[0].device if len(placement) == 1 else "spread: " + ", ".join(p.device for p in placement)
+    notes = list(family.notes)
+    if adapter.embedding_scale is not None:
+        notes.append(f"the embedding module multiplies by {adapter.embedding_scale:.4g}")
     return ModelInfo(
         name=name,
         source=source,
-        architecture=adapter.name,
+        architecture=family.name,
         model_type=cfg.model_type,
-        n_layers=cfg.num_hidden_layers,
-        n_heads=n_heads,
-        n_kv_heads=getattr(cfg, "num_key_value_heads", None) or n_heads,
-        d_model=d_model,
-        d_head=d_head,
-        d_mlp=getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * d_model,
+        n_layers=adapter.n_layers,
+        n_heads=adapter.n_heads,
+        n_kv_heads=adapter.n_kv_heads,
+        d_model=adapter.d_model,
+        d_head=adapter.d_head,
+        d_mlp=adapter.d_mlp,
         vocab_size=cfg.vocab_size,
         n_params=n_params,
-        context_length=getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 0),
-        device=describe_device(device),
-        dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
-        tied_embeddings=adapter.tied(model),
+        context_length=_context_length(cfg),
+        device=describe_device(device) if len(placement) == 1 else where,
+        dtype=str(adapter.dtype).removeprefix("torch."),
+        tied_embeddings=adapter.tied,
         licence=licence,
+        block_layout=adapter.block_layout,
+        n_experts=adapter.n_experts,
+        experts_per_token=adapter.experts_per_token,
+        moe_layers=adapter.moe_layers,
+        shared_experts=adapter.shared_experts,
+        n_active_params=n_params - adapter.skipped_per_token,
+        placement=placement,
+        weight_bytes=weight_bytes,
+        tested=family.tested,
+        notes=tuple(notes),
     )
+
+
+def _context_length(cfg) -> int:
+    """The longest sequence the model reads (BLOOM's ALiBi has no limit in its config: 0 = none stated)."""
+    for attr in ("max_position_embeddings", "n_positions", "seq_length"):
+        value = getattr(cfg, attr, None)
+        if value:
+            return int(value)
+    return 0

@@ -3,6 +3,13 @@
 Each step runs the model on the one new token against the KV cache, and the
 trace grows by one position, so every panel can follow every step at the cost
 of one cached decoding step. Undo crops the cache and slices the trace back.
+
+The cache is a plain `DynamicCache()` that keeps every position on every layer. The one
+transformers builds from a config keeps only the last W positions on sliding-window layers
+(Mistral, Gemma 2/3, Qwen2, …): a step's attention row would then cover W keys instead of all
+of them, and `crop` (undo) raises once W tokens are cached. The window is in the attention
+mask either way, so the model computes the same thing; the full cache costs memory on those
+layers only, which is small beside the trace itself.
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ class Stepper:
                 self._trace = extend_trace(self.lm, prefix, ids[shared:], capture, n_prompt=len(ids),
                                            buffers=self._buffers)
             else:
-                cache = DynamicCache(config=self.lm.model.config)
+                cache = DynamicCache()
                 capture = forward_capture(self.lm, ids, past_key_values=cache)
                 self._cache = cache
                 self._buffers.forget()

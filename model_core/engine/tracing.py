@@ -117,6 +117,7 @@ def build_trace(lm: LoadedModel, ids: list[int], capture: Capture, n_prompt: int
         n_prompt=n_prompt,
         kv_head_of=kv_head_map(lm),
         next_logits=capture.next_logits,
+        block_layout=lm.info.block_layout,
         **capture.arrays,
     )
 
@@ -153,6 +154,7 @@ def extend_trace(lm: LoadedModel, trace: Trace, token_ids: int | list[int], capt
         n_prompt=trace.n_prompt if n_prompt is None else n_prompt,
         kv_head_of=trace.kv_head_of,
         next_logits=capture.next_logits,
+        block_layout=trace.block_layout,
         **arrays,
     )
 

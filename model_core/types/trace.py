@@ -3,7 +3,11 @@ without importing torch; `engine/tracing.py` computes them.
 
 `TRACE_ARRAYS` is the one description of the per-position arrays a trace carries: building,
 extending by a generated token, cutting back (undo), the step buffers and saving to .npz all
-read it, so a new array (say, a router's choices) is one line here and one capture.
+read it, so a new array is one line here and one capture.
+
+The router arrays of a mixture-of-experts model are there for every model: a dense model has
+them with a zero-size expert axis ([L, T, 0]), so every path that handles arrays handles them
+without a special case, and `Trace.is_moe` tells the two apart.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from model_core.text.token_text import pieces_text
+from model_core.types.model_info import SEQUENTIAL
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,16 @@ TRACE_ARRAYS: tuple[TraceArray, ...] = (
     TraceArray("queries", (2,), np.float32, "[L, H, T, dh]"),
     TraceArray("keys", (2,), np.float32, "[L, KV, T, dh]"),
     TraceArray("values", (2,), np.float32, "[L, KV, T, dh]"),
+    # Mixture of experts (k chosen of E experts per token; k = E = 0 for a dense model). Dense
+    # blocks of a MoE model have ids -1 and weights 0. The weights are what multiplies each chosen
+    # expert's output, by the family's own rule (renormalised or not).
+    TraceArray("router_ids", (1,), np.int16, "[L, T, k]"),
+    TraceArray("router_weights", (1,), np.float32, "[L, T, k]"),
+    TraceArray("router_probs", (1,), np.float32, "[L, T, E]"),  # softmax over every expert's router logit
+    # Experts every token uses, with their own gate (Qwen2-MoE: sigmoid(shared_expert_gate(x))); S = 0 if none.
+    TraceArray("shared_expert_gate", (1,), np.float32, "[L, T, S]"),
 )
+ROUTER_ARRAYS = ("router_ids", "router_weights", "router_probs", "shared_expert_gate")
 ARRAY_NAMES: tuple[str, ...] = tuple(a.name for a in TRACE_ARRAYS)
 
 
@@ -96,7 +110,22 @@ class Trace:
     mid_lens_ids: np.ndarray | None = None  # [L, k] int64: the lens mid-block (after attention, before the MLP)
     mid_lens_probs: np.ndarray | None = None  # [L, k] float32
     surprisal: np.ndarray | None = None  # [T] float32 bits; NaN for the first token. Filled in later.
+    # Mixture of experts (see TRACE_ARRAYS); left out (None) they become empty [L, T, 0] arrays.
+    router_ids: np.ndarray | None = None  # [L, T, k] int16, -1 on dense blocks
+    router_weights: np.ndarray | None = None  # [L, T, k] float32
+    router_probs: np.ndarray | None = None  # [L, T, E] float32
+    shared_expert_gate: np.ndarray | None = None  # [L, T, S] float32
+    # How attention's update meets the stream (model_info.SEQUENTIAL / PARALLEL / POST_LN): with
+    # POST_LN, attn_out is NaN and there is no mid-block lens.
+    block_layout: str = SEQUENTIAL
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n_layers, n_tokens = self.attn_out.shape[:2]
+        for name in ROUTER_ARRAYS:
+            if getattr(self, name) is None:
+                dtype = np.int16 if name == "router_ids" else np.float32
+                object.__setattr__(self, name, np.zeros((n_layers, n_tokens, 0), dtype=dtype))
 
     @property
     def n_tokens(self) -> int:
@@ -111,6 +140,11 @@ class Trace:
         return self.attention.shape[1]
 
     @property
+    def is_moe(self) -> bool:
+        """A mixture-of-experts model: the router arrays have an expert axis."""
+        return self.router_probs.shape[-1] > 0
+
+    @property
     def next_probs(self) -> np.ndarray:
         """[V] float32 softmax of `next_logits` (temperature 1)."""
         z = self.next_logits - self.next_logits.max()
@@ -122,7 +156,8 @@ class Trace:
 
     @property
     def mid_residual(self) -> np.ndarray:
-        """[L, T, d] the residual stream after each block's attention, before its MLP."""
+        """[L, T, d] the residual stream after each block's attention, before its MLP (for parallel
+        blocks a stream the model never computes; NaN for post-LN blocks: see `block_layout`)."""
         return self.residual[:-1] + self.attn_out
 
     @property

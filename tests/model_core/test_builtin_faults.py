@@ -26,7 +26,8 @@ import transformers
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from model_core.engine import builtin_model
-from model_core.engine.loading import check_folder, load_model
+from model_core.engine.loading import load_model
+from model_core.engine.model_files import check_folder
 from model_core.errors import Cancelled, ModelLoadError
 from model_core.progress import Progress
 from tests.model_core.fault_helpers import FakeIndex, isolate_builtin, leftovers
@@ -124,8 +125,10 @@ def tiny_conversion(monkeypatch: pytest.MonkeyPatch, tiny_llama_dir: Path, tmp_p
         on_tokenizer()
         return loaded
 
-    def model(*_args: object, **_kwargs: object) -> LlamaForCausalLM:
-        loaded = LlamaForCausalLM.from_pretrained(tiny_llama_dir, dtype=torch.float32)
+    def model(*_args: object, **kwargs: object) -> LlamaForCausalLM:
+        # the loader's own options (attention implementation, loading info) pass through; the GGUF is the stand-in
+        kwargs = {k: v for k, v in kwargs.items() if k != "gguf_file"}
+        loaded = LlamaForCausalLM.from_pretrained(tiny_llama_dir, **{**kwargs, "dtype": torch.float32})
         on_model()
         return loaded
 

@@ -61,7 +61,7 @@ def test_truncated_safetensors_gives_a_message(tiny_gpt2_dir, tmp_path):
     folder = copy_of(tiny_gpt2_dir, tmp_path)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(ModelLoadError, match="could not be loaded"):
+    with pytest.raises(ModelLoadError, match="model/model.safetensors is cut short"):
         load_model(str(folder))
 
 
@@ -76,4 +76,6 @@ def test_info_describes_the_model(tiny_llama):
     assert (info.n_layers, info.n_heads, info.n_kv_heads, info.d_model, info.d_head) == (3, 6, 2, 48, 8)
     assert info.n_params == sum(p.numel() for p in tiny_llama.model.parameters())
     assert info.context_length == 128
-    assert info.architecture == "Llama-style"
+    assert info.architecture == "Llama" and info.model_type == "llama" and info.tested
+    assert not info.is_moe and info.n_active_params == info.n_params
+    assert info.placement_text().startswith("cpu: embedding, blocks 0–2, final norm, unembedding (")

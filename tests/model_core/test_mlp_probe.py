@@ -15,7 +15,7 @@ PROMPT = "The capital of France is Paris. The capital of Germany is"
 def _capture_mlp_input(lm, ids, layer):
     """The input of `layer`'s MLP at the last position, from a hook of our own."""
     seen = {}
-    mlp = lm.adapter.blocks(lm.model)[layer].mlp
+    mlp = lm.model.model.layers[layer].mlp  # the model's own module, not the adapter's finding
 
     def hook(_module, args):
         seen["x"] = args[0][0, -1].detach().clone()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_core.types.trace import TRACE_ARRAYS
 from model_core.types.trace_buffers import TraceBuffers
 
 L, H, KV, D, DH = 2, 4, 2, 6, 3
+K, E, S = 2, 4, 1  # a mixture of experts: the router arrays grow like the rest
+ALONG_TOKENS = ("residual", "attn_out", "router_ids", "router_weights", "router_probs", "shared_expert_gate")
 
 
 def arrays(t: int, start: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -18,14 +21,18 @@ def arrays(t: int, start: int, rng: np.random.Generator) -> dict[str, np.ndarray
         "keys": rng.normal(size=(L, KV, t, DH)).astype(np.float32),
         "values": rng.normal(size=(L, KV, t, DH)).astype(np.float32),
         "attention": np.tril(rng.random(size=(L, H, t, start + t)), k=start).astype(np.float16),
+        "router_ids": rng.integers(-1, E, size=(L, t, K)).astype(np.int16),
+        "router_weights": rng.random(size=(L, t, K)).astype(np.float32),
+        "router_probs": rng.random(size=(L, t, E)).astype(np.float32),
+        "shared_expert_gate": rng.random(size=(L, t, S)).astype(np.float32),
     }
 
 
 def concatenated(old: dict, new: dict) -> dict:
     """What a plain concatenation gives (the reference)."""
     t, n = old["residual"].shape[1], new["residual"].shape[1]
-    out = {name: np.concatenate([old[name], new[name]], axis=1 if name in ("residual", "attn_out") else 2)
-           for name in ("residual", "attn_out", "queries", "keys", "values")}
+    out = {name: np.concatenate([old[name], new[name]], axis=1 if name in ALONG_TOKENS else 2)
+           for name in (*ALONG_TOKENS, "queries", "keys", "values")}
     attention = np.zeros((L, H, t + n, t + n), dtype=np.float16)
     attention[:, :, :t, :t] = old["attention"]
     attention[:, :, t:, :] = new["attention"]
@@ -67,8 +74,7 @@ def test_after_forget_the_longer_trace_is_not_overwritten():
         trace = buffers.extend(trace, arrays(1, trace["residual"].shape[1], rng), limit=1024)
     longer, longer_copy = trace, snapshot(trace)
     # Undo two positions (the stepper slices the trace and forgets the buffers), then step differently.
-    cut = {name: (a[:, :, :7, :7] if name == "attention" else a[:, :7] if name in ("residual", "attn_out")
-                  else a[:, :, :7]) for name, a in longer.items()}
+    cut = {spec.name: spec.cut(longer[spec.name], 7) for spec in TRACE_ARRAYS}
     buffers.forget()
     buffers.extend(cut, arrays(1, 7, rng), limit=1024)
     assert_same(longer, longer_copy)

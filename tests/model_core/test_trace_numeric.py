@@ -58,7 +58,7 @@ def test_trace_matches_transformers(which, request):
     hidden = np.stack([h[0].numpy() for h in out.hidden_states])
     np.testing.assert_allclose(trace.residual[:n_layers], hidden[:n_layers], atol=F32_ATOL, rtol=1e-5)
     with torch.no_grad():
-        final = lm.adapter.final_norm(lm.model)(torch.from_numpy(trace.residual[-1])).numpy()
+        final = lm.adapter.final_norm(torch.from_numpy(trace.residual[-1])).numpy()
     np.testing.assert_allclose(final, hidden[-1], atol=F32_ATOL, rtol=1e-5)
 
     np.testing.assert_allclose(trace.next_logits, out.logits[0, -1].numpy(), atol=1e-4, rtol=1e-5)
@@ -102,8 +102,8 @@ def test_trace_matches_transformers(which, request):
     # The stream in the middle of each block (after attention, before the MLP): the attention
     # sub-layer's output equals residual + attention output, checked against the model's own modules.
     mids = []
-    hooks = [lm.adapter.attention(block).register_forward_hook(
-        lambda mod, args, out: mids.append(out[0][0].clone())) for block in lm.adapter.blocks(lm.model)]
+    hooks = [lm.adapter.attention(i).register_forward_hook(
+        lambda mod, args, out: mids.append(out[0][0].clone())) for i in range(lm.adapter.n_layers)]
     with torch.no_grad():
         lm.model(torch.tensor([ids]))
     for hook in hooks:
@@ -111,7 +111,7 @@ def test_trace_matches_transformers(which, request):
     np.testing.assert_allclose(trace.attn_out, torch.stack(mids).numpy(), atol=F32_ATOL, rtol=1e-5)
     with torch.no_grad():
         mid_logits = lm.model.get_output_embeddings()(
-            lm.adapter.final_norm(lm.model)(torch.from_numpy(trace.mid_residual[:, -1])))
+            lm.adapter.final_norm(torch.from_numpy(trace.mid_residual[:, -1])))
     assert trace.mid_lens_ids[:, 0].tolist() == mid_logits.argmax(-1).tolist()
 
     # Surprisal equals -log2 p from the full logits.

@@ -59,22 +59,36 @@ def resolve_word(lm: LoadedModel, text: str) -> ResolvedWord:
     return ResolvedWord(text, ids, token_labels(lm, ids))
 
 
+_ROWS_CHUNK = 4096  # vocabulary rows read per call when the matrix waits on disk
+
+
+def _embedding_rows(lm: LoadedModel, ids: Sequence[int] | None = None) -> torch.Tensor:
+    """[N, d] float32 embedding rows (every row when `ids` is None). An offloaded matrix is a meta
+    tensor until its module runs, so then the rows come from calling the module (Gemma's module
+    also scales them by √d, which cosine similarity does not see)."""
+    embedding = lm.adapter.embedding
+    weight = embedding.weight
+    if weight.device.type != "meta":
+        return (weight if ids is None else weight[list(ids)]).float()
+    wanted = torch.arange(weight.shape[0]) if ids is None else torch.tensor(list(ids))
+    return torch.cat([embedding(chunk[None].to(lm.device))[0].float().cpu()
+                      for chunk in wanted.split(_ROWS_CHUNK)])
+
+
 def _unit_matrix(lm: LoadedModel) -> torch.Tensor:
-    """[V, d] the embedding rows scaled to length 1 (cached per weight tensor)."""
-    weight = lm.model.get_input_embeddings().weight
+    """[V, d] the embedding rows scaled to length 1 (cached per loaded model)."""
     cached = getattr(lm, "_unit_embeddings", None)
-    if cached is not None and cached[0] == weight.data_ptr():
-        return cached[1]
+    if cached is not None:
+        return cached
     with torch.inference_mode():
-        w = weight.float()
+        w = _embedding_rows(lm)
         unit = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    lm._unit_embeddings = (weight.data_ptr(), unit)
+    lm._unit_embeddings = unit
     return unit
 
 
 def _word_vector(lm: LoadedModel, word: ResolvedWord) -> torch.Tensor:
-    weight = lm.model.get_input_embeddings().weight
-    return weight[list(word.ids)].float().mean(dim=0)  # [d]
+    return _embedding_rows(lm, word.ids).mean(dim=0)  # [d]
 
 
 def nearest_to_vector(lm: LoadedModel, vector: torch.Tensor, exclude: Sequence[int], k: int = NEIGHBOURS) -> Neighbours:
