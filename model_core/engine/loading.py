@@ -7,6 +7,7 @@ transformers sees it, so a bad folder gives a sentence, not a stack trace.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from model_core.engine.capture import ATTN_IMPLEMENTATION
 from model_core.engine.devices import describe_device, resolve_device
 from model_core.errors import Cancelled, ModelLoadError, UnsupportedModelError
 from model_core.progress import Progress, silent
+from model_core.types.chat import ChatTemplateInfo
 from model_core.types.model_info import BUILTIN, GPT2_FAMILY, ModelInfo
 
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab.json", "LICENSE*"]
@@ -44,6 +46,26 @@ class LoadedModel:
         if ids is None:
             return frozenset()
         return frozenset([ids] if isinstance(ids, int) else ids)
+
+    @functools.cached_property
+    def chat_template(self) -> ChatTemplateInfo:
+        """The chat template's facts: whether there is one, its default system prompt, its end-of-turn token."""
+        from model_core.text.chat_template import template_info
+
+        return template_info(self.tokenizer)
+
+    @property
+    def end_of_turn_ids(self) -> frozenset[int]:
+        return frozenset(self.chat_template.end_of_turn_ids)
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """Tokens that end generation: the generation config's end-of-sequence ids, the tokenizer's
+        end-of-text token and the chat template's end-of-turn token."""
+        ids = set(self.eos_ids) | set(self.end_of_turn_ids)
+        if isinstance(self.tokenizer.eos_token_id, int):
+            ids.add(self.tokenizer.eos_token_id)
+        return frozenset(ids)
 
 
 def check_folder(path: Path, allow_pickle: bool = False) -> dict:
