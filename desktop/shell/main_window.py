@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.client.error_reported.connect(self.show_message)
         busy.cancel_button.clicked.connect(self.cancel)
         self.prompt_panel.prompt_submitted.connect(self.submit_prompt)
+        self.prompt_panel.chat_submitted.connect(self.submit_chat)
         self.generation_panel.action_requested.connect(self.generation_action)
         self.generation_panel.stop_requested.connect(self.cancel)
         self.model_panel.load_requested.connect(self.load_model)
@@ -251,15 +252,24 @@ class MainWindow(QMainWindow):
         self.traces.load(spec, device)
 
     def submit_prompt(self, text: str | None = None, allow_special: bool | None = None) -> bool:
-        """Trace `text` (default: the prompt editor's) as the new prompt."""
-        text = self.prompt_panel.text() if text is None else text
+        """Trace `text` (default: what the prompt panel holds: its text, or in chat mode its
+        conversation) as the new prompt."""
         if allow_special is None:
             allow_special = self.prompt_panel.allow_special.isChecked()
+        if text is None and self.prompt_panel.mode == "chat":
+            return self.submit_chat(self.prompt_panel.conversation(), allow_special)
+        text = self.prompt_panel.text() if text is None else text
         self.traces.max_new_tokens = self.generation_panel.max_new.value()
         return self.traces.submit(text, allow_special)
 
+    def submit_chat(self, conversation, allow_special: bool = False) -> bool:
+        """Trace a conversation through the model's chat template as the new prompt."""
+        self.traces.max_new_tokens = self.generation_panel.max_new.value()
+        return self.traces.submit_chat(conversation, allow_special)
+
     def generation_action(self, action: str) -> bool:
-        """Step, sample, undo, reset or run to the end (`tracing.ACTIONS`); False if nothing was asked."""
+        """Step, sample, undo, reset or run to the end (`tracing.ACTIONS`); False if nothing was asked.
+        Run to end is greedy or sampled as the Generation panel's run mode says."""
         self.traces.max_new_tokens = self.generation_panel.max_new.value()
         return self.traces.act(action, self.state.settings)
 
