@@ -50,7 +50,7 @@ class LoadedModel:
     @functools.cached_property
     def chat_template(self) -> ChatTemplateInfo:
         """The chat template's facts: whether there is one, its default system prompt, its end-of-turn token."""
-        from model_core.text.chat_template import template_info
+        from model_core.engine.chat_template import template_info
 
         return template_info(self.tokenizer)
 

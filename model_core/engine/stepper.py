@@ -23,6 +23,7 @@ from model_core.analysis.sampling import (
     shape_distribution,
     stop_sequence_hit,
 )
+from model_core.engine.chat_template import render_chat
 from model_core.engine.forward import final_logits, forward_capture
 from model_core.engine.lens import with_lens
 from model_core.engine.loading import LoadedModel
@@ -36,7 +37,6 @@ from model_core.engine.tracing import (
     token_limit,
 )
 from model_core.errors import PromptError
-from model_core.text.chat_template import render_chat
 from model_core.types.chat import ChatPrompt, Conversation
 from model_core.types.stop_reasons import (  # noqa: F401  (re-exported for callers and tests)
     CONTEXT_FULL,

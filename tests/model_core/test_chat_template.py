@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from model_core.engine.chat_template import render_chat, template_info
 from model_core.errors import PromptError
-from model_core.text.chat_template import render_chat, template_info
 from model_core.types.chat import (
     DEFAULT_SYSTEM,
     GENERATION_PROMPT,

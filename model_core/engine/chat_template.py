@@ -13,7 +13,8 @@ is found by comparing renderings of the same conversation:
 Control tokens the user types inside a turn stay plain text (`sanitize_control_tokens=True`,
 transformers' own switch) unless the user asks for them, as for raw prompts.
 
-The tokenizer is passed in (duck-typed): this module imports no transformers.
+The tokenizer is passed in (duck-typed): this module imports neither transformers nor torch; it lives in
+the engine because it works on the loaded model's tokenizer (and the data types use the text helpers).
 """
 
 from __future__ import annotations
