@@ -8,6 +8,8 @@ conversation as a real turn when the next message is sent.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -26,6 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from model_core.types.chat import ASSISTANT, SYSTEM, USER, ChatTemplateInfo, Conversation, Message
+from viz.theme import LIGHT
+
+SYSTEM_MARK = LIGHT.system_mark  # the colour the chips mark a default system prompt with
 
 ROLE_WORDS = {USER: "user", ASSISTANT: "assistant", SYSTEM: "system"}
 DEFAULT_DRAFT = "What is the capital of France?"
@@ -48,6 +53,7 @@ class ChatEditor(QWidget):
         self.turns.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.turns.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.turns.verticalHeader().setVisible(False)
+        self.turns.horizontalHeader().setVisible(False)  # the role column says who speaks
         self.turns.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.turns.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -65,6 +71,10 @@ class ChatEditor(QWidget):
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.notice.setObjectName("chat-notice")
+        self.hidden = QLabel()  # the system prompt the template adds when there is none
+        self.hidden.setWordWrap(True)
+        self.hidden.setObjectName("hidden-system-prompt")
+        self._default_system = ""
 
         editor = QWidget()
         column = QVBoxLayout(editor)
@@ -74,6 +84,7 @@ class ChatEditor(QWidget):
         system_row.addWidget(self.system_on)
         system_row.addWidget(self.system, 1)
         column.addLayout(system_row)
+        column.addWidget(self.hidden)
         column.addWidget(self.turns, 1)
         message_row = QHBoxLayout()
         message_row.addWidget(self.message, 1)
@@ -114,6 +125,8 @@ class ChatEditor(QWidget):
             return
         self.pages.setCurrentIndex(0)
         default = info.default_system if info is not None else ""
+        self._default_system = default
+        self._update_hidden()
         self.system.setPlaceholderText(
             f"off: the template adds its own — “{default}”" if default
             else "off: no system prompt (this template adds none)")
@@ -155,6 +168,7 @@ class ChatEditor(QWidget):
             self.system_on.setChecked(system is not None)
             self.system_on.blockSignals(False)
             self.system.setEnabled(system is not None)
+            self._update_hidden()
             self.system.setText(system or "")
             self.turns.setRowCount(0)
             self._reply = None
@@ -224,7 +238,16 @@ class ChatEditor(QWidget):
             self.turns.removeRow(self.turns.rowCount() - 1)
             self._reply = None
 
+    def _update_hidden(self) -> None:
+        """Say what the template adds when the system prompt is off (its chips are marked the same colour)."""
+        shown = bool(self._default_system) and not self.system_on.isChecked()
+        if shown:
+            self.hidden.setText(f"<span style='color:{SYSTEM_MARK}'>■</span> <i>Hidden system prompt, added by the "
+                                f"template:</i> “{html.escape(self._default_system)}”")
+        self.hidden.setVisible(shown)
+
     def _on_system_toggled(self, on: bool) -> None:
+        self._update_hidden()
         self.system.setEnabled(on)
         if on:
             self.system.setFocus()

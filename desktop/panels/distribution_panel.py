@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -117,20 +118,36 @@ class DistributionPanel(QWidget):
         self._draws = 0
         self._rows: np.ndarray = np.zeros(0, np.int64)  # the token ids of the bars on screen
 
+        self.more = QToolButton()
+        self.more.setText("More knobs")
+        self.more.setCheckable(True)
+        self.more.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more.setArrowType(Qt.ArrowType.RightArrow)
+        self.more.setToolTip("Repetition, frequency and presence penalties, stop sequences, logit bias")
+
         # The controls wrap like words (each label stays with its box), so large presentation
-        # fonts or a narrow dock give a second line instead of clipped controls.
+        # fonts or a narrow dock give a second line instead of clipped controls. The penalties,
+        # stop sequences and bias are a second row, shown with "More knobs" (and whenever one is on).
         self.controls = QWidget()
-        flow = FlowLayout(self.controls, h_spacing=14, v_spacing=4)
+        flow = FlowLayout(self.controls, h_spacing=12, v_spacing=4)
         flow.setContentsMargins(0, 0, 0, 0)
-        for label, widget in (("Temperature", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
-                              ("Min-p", self.min_p), ("Rep. penalty", self.repetition), ("Freq.", self.frequency),
-                              ("Pres.", self.presence), ("Stop", self.stop), ("Bias", self.bias),
-                              ("Seed", self.seed), ("", self.reset_knobs), ("", self.show_logits),
+        for label, widget in (("Temp.", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
+                              ("Min-p", self.min_p), ("Seed", self.seed), ("", self.more), ("", self.show_logits),
                               ("", self.n_samples)):
             flow.addWidget(_pair(label, widget, self.sample_many if widget is self.n_samples else None))
+        self.temperature.setToolTip("Temperature: 0 = greedy, always the most likely token")
+        self.more_controls = QWidget()
+        more = FlowLayout(self.more_controls, h_spacing=12, v_spacing=4)
+        more.setContentsMargins(0, 0, 0, 0)
+        for label, widget in (("Rep. penalty", self.repetition), ("Freq.", self.frequency), ("Pres.", self.presence),
+                              ("Stop", self.stop), ("Bias", self.bias), ("", self.reset_knobs)):
+            more.addWidget(_pair(label, widget))
+        self.more_controls.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
         layout.addWidget(self.controls)
+        layout.addWidget(self.more_controls)
         layout.addWidget(self.problem)
         layout.addWidget(self.where)
         layout.addWidget(self.bars, 1)
@@ -141,6 +158,7 @@ class DistributionPanel(QWidget):
         for field in (self.stop, self.bias):
             field.editingFinished.connect(self._on_controls)
         self.reset_knobs.clicked.connect(self._on_reset_knobs)
+        self.more.toggled.connect(self._on_more)
         self.show_logits.toggled.connect(self.bars.set_show_logits)
         self.sample_many.clicked.connect(self._on_sample_many)
         self.bars.bar_menu_requested.connect(self._on_bar_menu)
@@ -184,6 +202,10 @@ class DistributionPanel(QWidget):
         self._counts = None
         self.state.set_settings(self.settings())
 
+    def _on_more(self, on: bool) -> None:
+        self.more_controls.setVisible(on)
+        self.more.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
     def _on_reset_knobs(self) -> None:
         self.state.set_settings(SamplingSettings(seed=self.state.settings.seed))
         self._show_problem("")
@@ -196,6 +218,8 @@ class DistributionPanel(QWidget):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
+        if s.changes_logits or s.stop:
+            self.more.setChecked(True)  # a knob of the second row is on: show it
         if parse_stop_list(self.stop.text()) != s.stop:  # keep the user's own spelling of the same list
             self.stop.setText(format_stop_list(s.stop))
         if parse_bias_list_safe(self.bias.text()) != s.logit_bias:
@@ -275,7 +299,7 @@ class DistributionPanel(QWidget):
         if n_banned:
             summary.append(f"{n_banned} banned")
         self.where.setText(f"After position {position} ({after}): what comes next"
-                           + (f" — {', '.join(summary)} (hover a bar: why)" if summary else ""))
+                           + (f" — {', '.join(summary)} (hover: why)" if summary else ""))
         labels = [self.state.label(int(i)) for i in rows]
         shown = np.where(dist.kept[rows], dist.shaped[rows], dist.scaled[rows])
         before = np.where(moved, dist.base[rows], np.nan)

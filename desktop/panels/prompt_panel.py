@@ -13,6 +13,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QBoxLayout,
     QButtonGroup,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -69,8 +71,12 @@ class PromptPanel(QWidget):
         self.modes = QButtonGroup(self)
         for button in (self.text_mode, self.chat_mode):
             button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             self.modes.addButton(button)
         self.text_mode.setChecked(True)
+        bold = QFont()
+        bold.setBold(True)
+        self.text_mode.setFont(bold)
         self.presets = QComboBox()
         self.presets.addItem("Sentence…", None)
         for name, text in load_sentences():
@@ -104,6 +110,7 @@ class PromptPanel(QWidget):
         top.addSpacing(8)
         top.addWidget(self.presets_label)
         top.addWidget(self.presets, 1)
+        top.addStretch(0)  # takes the room the presets leave in chat mode
         top.addWidget(self.allow_special)
         top.addWidget(self.run_button)
         self.inputs = QStackedWidget()
@@ -239,6 +246,12 @@ class PromptPanel(QWidget):
         if not checked:
             return
         chat = button is self.chat_mode
+        for mode_button in (self.text_mode, self.chat_mode):
+            # the mode in use reads at a glance in every theme, not only by a subtle shade: bold, and only
+            # the weight is set, so the size still follows the application font (presentation mode)
+            font = QFont()
+            font.setBold(mode_button is button)
+            mode_button.setFont(font)
         self.inputs.setCurrentWidget(self.chat if chat else self.editor)
         self.inputs.setMaximumHeight(16_777_215 if chat else _TEXT_EDITOR_HEIGHT)
         self.body.setDirection(QBoxLayout.Direction.LeftToRight if chat else QBoxLayout.Direction.TopToBottom)

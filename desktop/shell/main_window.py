@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         busy.cancel_button.clicked.connect(self.cancel)
         self.prompt_panel.prompt_submitted.connect(self.submit_prompt)
         self.prompt_panel.chat_submitted.connect(self.submit_chat)
+        self.prompt_panel.mode_changed.connect(self._on_prompt_mode)
         self.generation_panel.action_requested.connect(self.generation_action)
         self.generation_panel.stop_requested.connect(self.cancel)
         self.model_panel.load_requested.connect(self.load_model)
@@ -275,6 +276,18 @@ class MainWindow(QMainWindow):
 
     def cancel(self) -> None:
         self.client.cancel()
+
+    def _on_prompt_mode(self, mode: str) -> None:
+        """A conversation and its chips need more room than a line of text: the prompt row grows."""
+        dock = self.docks["prompt"]
+        if dock.isFloating() or not dock.isVisible():
+            return
+        presenting = self.presentation is not None and self.presentation.active
+        if presenting:
+            self.presentation.fit_docks()
+            return
+        share = dock_layout.CHAT_PROMPT_SHARE if mode == "chat" else dock_layout.PROMPT_SHARE
+        self.resizeDocks([dock], [int(self.height() * share)], Qt.Orientation.Vertical)
 
     def _about(self) -> None:
         from importlib.metadata import PackageNotFoundError, version

@@ -184,13 +184,14 @@ class Distribution:
 
     def rows(self, k: int) -> np.ndarray:
         """The ids to show as bars: the model's own k most likely (so a token pushed down by a
-        penalty or banned stays in view, greyed) and every token with a logit bias, ordered by
-        what the sampler now gives them (ties: the model's order)."""
+        penalty or banned stays in view, greyed, in its place) and every token with a logit bias.
+        Ordered by the larger of the model's and the sampler's probability: a penalty shrinks a bar
+        where it stands, a boost lifts a token up (ties: the model's order)."""
         k = min(k, len(self.base))
         own = np.argpartition(-self.base, k - 1)[:k]
         biased = [i for i, _ in self.settings.logit_bias if 0 <= i < len(self.base)]
         ids = np.unique(np.concatenate([own, np.asarray(biased, dtype=own.dtype)]))
-        order = np.lexsort((-self.base[ids], -self.scaled[ids]))
+        order = np.lexsort((ids, -self.base[ids], -np.maximum(self.base[ids], self.scaled[ids])))
         return ids[order]
 
     def count(self, token_id: int) -> int:

@@ -126,7 +126,9 @@ def test_reasons_say_which_knob_removed_or_changed_a_token():
     assert d.reasons(0) == ["banned by logit bias -100"]
     assert d.removed_by[4] == TOP_K and "top-k 3" in d.reasons(4)[0]
     assert d.kept[[1, 2, 3]].all()
-    assert d.rows(2).tolist() == [1, 0]  # the banned favourite stays in view, last
+    assert d.rows(2).tolist() == [0, 1]  # the banned favourite stays in view, in its place
+    boosted = shape_distribution(logits, SamplingSettings(logit_bias=((4, 5.0),)))
+    assert boosted.rows(2).tolist() == [4, 0, 1]  # a boosted token joins the bars, lifted to where it now is
     d = shape_distribution(logits, SamplingSettings(top_p=0.5))
     assert d.removed_by[1] == TOP_P
     d = shape_distribution(logits, SamplingSettings(min_p=0.2))
