@@ -259,7 +259,7 @@ class PromptPanel(QWidget):
         self.body.setStretch(1, 3 if chat else 1)
         for widget in (self.presets_label, self.presets, self.run_button):
             widget.setVisible(not chat)
-        self.legend.setVisible(chat)
+        self.legend.setVisible(chat and self.chat.has_template)
         self._chips_key = None  # the chips' marks depend on the mode
         self.mode_changed.emit(self.mode)
         if not self._submit_on_switch:
@@ -275,6 +275,7 @@ class PromptPanel(QWidget):
     def _on_model_changed(self) -> None:
         info = self.state.info
         self.chat.set_template(self.state.chat, info.name if info is not None else "")
+        self.legend.setVisible(self.mode == CHAT_MODE and self.chat.has_template)
 
     def _show_reply(self) -> None:
         """The reply being generated, as the conversation's last (read-only) row."""

@@ -196,6 +196,11 @@ class MainWindow(QMainWindow):
             act = QAction(label, self, shortcut=QKeySequence(keys))
             act.triggered.connect(lambda _c=False, a=action: self.generation_action(a))
             self.add_menu_item("generate.actions", act)
+            if action == t.RUN:  # the menu says the run mode too, as the button does
+                panel = self.generation_panel
+                panel.run_mode.currentIndexChanged.connect(
+                    lambda _i, a=act, p=panel: a.setText(f"Run to end ({p.run_mode.currentText()})"))
+                act.setText(f"Run to end ({panel.run_mode.currentText()})")
         cancel = QAction("Cancel", self, shortcut=QKeySequence("Esc"))
         cancel.triggered.connect(self.cancel)
         self.add_menu_item("generate.cancel", cancel)
@@ -258,6 +263,9 @@ class MainWindow(QMainWindow):
         if allow_special is None:
             allow_special = self.prompt_panel.allow_special.isChecked()
         if text is None and self.prompt_panel.mode == "chat":
+            if self.state.info is not None and not self.state.chat.has_template:
+                # a model without a chat template (the chat page says so): show what it can read, the text
+                return self.traces.submit(self.prompt_panel.text(), allow_special)
             return self.submit_chat(self.prompt_panel.conversation(), allow_special)
         text = self.prompt_panel.text() if text is None else text
         self.traces.max_new_tokens = self.generation_panel.max_new.value()

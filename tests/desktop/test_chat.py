@@ -105,6 +105,11 @@ def test_model_without_a_template_says_so_in_the_chat_mode(make_window, tiny_gpt
     assert "has no chat template" in panel.chat.notice.text() and panel.chat.notice.isVisible()
     assert not any(isinstance(r, m.TraceRequest) for r in requests)  # nothing invented, nothing traced
     assert window.state.result.chat is None
+    # Loading such a model while in chat mode shows its text, not an empty window.
+    with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
+        window.load_model(str(tiny_gpt2_dir), "cpu")
+    assert window.state.result is not None and window.state.result.chat is None
+    assert window.state.trace.text == "Hello" and panel.mode == "chat" and not panel.chat.has_template
 
 
 def test_chat_bad_input_is_explained_and_nothing_is_lost(make_window, tiny_chat_dir, qtbot):
