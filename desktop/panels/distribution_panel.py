@@ -131,7 +131,7 @@ class DistributionPanel(QWidget):
         self.controls = QWidget()
         flow = FlowLayout(self.controls, h_spacing=12, v_spacing=4)
         flow.setContentsMargins(0, 0, 0, 0)
-        for label, widget in (("Temp.", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
+        for label, widget in (("Temperature", self.temperature), ("Top-k", self.top_k), ("Top-p", self.top_p),
                               ("Min-p", self.min_p), ("Seed", self.seed), ("", self.more), ("", self.show_logits),
                               ("", self.n_samples)):
             flow.addWidget(_pair(label, widget, self.sample_many if widget is self.n_samples else None))

@@ -64,6 +64,8 @@ def test_generate_is_seeded(tiny_llama_dir):
 def test_bad_input_exits_nonzero_with_one_line(args, message):
     out = run(*args)
     assert out.returncode != 0
+    if any(a.startswith("--") and a not in ("--model", "--max-new-tokens") for a in args) or args == ("generate",):
+        assert out.returncode == 2  # a bad option or value: a usage error
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.strip()]) == 1
