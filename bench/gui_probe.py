@@ -120,7 +120,7 @@ def responsiveness_row(app, window, tokens: int = RUN_TOKENS) -> dict:
             QTimer.singleShot(0, loop.quit)  # after the window has handled (and drawn) this trace
 
     def check_button() -> None:
-        if ticks and window.generation_panel.buttons[m.RUN].text() == "Run to end" and len(ticks) > 10:
+        if ticks and window.generation_panel.buttons[m.RUN].text().startswith("Run to end") and len(ticks) > 10:
             loop.quit()
 
     window.client.worker.answered.connect(lambda _rid, answer: on_trace(answer)

@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 from tests.model_families import save_tiny  # noqa: E402
-from tests.tiny_models import save_tiny_gpt2, save_tiny_gpt2_with_nan, save_tiny_llama  # noqa: E402
+from tests.tiny_models import save_tiny_chat_llama, save_tiny_gpt2, save_tiny_gpt2_with_nan, save_tiny_llama  # noqa: E402
 
 # CI runs the property tests on a fixed sequence of examples, so a result there is repeatable;
 # local runs keep exploring new examples.
@@ -38,6 +38,18 @@ def nan_gpt2_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_dir(tmp_path_factory) -> Path:
+    return save_tiny_chat_llama(tmp_path_factory.mktemp("tiny-chat"))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat(tiny_chat_dir):
+    from model_core.engine.loading import load_model
+
+    return load_model(str(tiny_chat_dir), device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Tiny random GPT-2 and Llama checkpoints saved to disk, loaded like real ones.
+"""Tiny random GPT-2 and Llama checkpoints saved to disk, loaded like real ones (and a Llama
+with a chat template of its own, unlike the built-in model's, for the chat view).
 
 Our machines are offline, so GPT-2 code paths are tested on small random
 configs written to a folder and read back through `load_model`, the same code
@@ -81,4 +82,40 @@ def save_tiny_gpt2_with_nan(folder: Path) -> Path:
     with torch.no_grad():
         model.transformer.h[1].mlp.c_fc.weight[0, :5] = float("nan")
     model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+# Not the built-in model's template: a BOS first, a different default system prompt, turns trimmed.
+TINY_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are Tiny, a test assistant.<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% for m in messages %}"
+    "{{ '<|im_start|>' + m['role'] + '\n' + (m['content'] | trim) + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+TINY_DEFAULT_SYSTEM = "You are Tiny, a test assistant."
+
+
+def save_tiny_chat_llama(folder: Path) -> Path:
+    """A tiny Llama whose tokenizer has ChatML control tokens and a chat template; its generation
+    config ends at <|im_end|> (end of turn) and <|endoftext|> (end of text)."""
+    torch.manual_seed(2)
+    tokenizer = byte_level_tokenizer(bos=True)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        bos_token_id=1, eos_token_id=[im_end, 0], tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
     return folder

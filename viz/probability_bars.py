@@ -1,7 +1,10 @@
 """Next-token distribution as horizontal top-k bars, most likely at the top.
 
-Tokens that top-k / top-p filter out stay on screen, greyed: seeing what was cut is the
-point of the sampling controls. Probabilities use a fixed 0..1 axis so that changing the
+Tokens that top-k / top-p / min-p filter out (or a logit bias bans) stay on screen, greyed:
+seeing what was cut is the point of the sampling controls. A token a penalty or a bias moved is
+drawn paler, with a dashed outline where the model alone would have put it; hovering any bar
+says which knob did what. "Sample many" counts are shown as count / draws, on the same 0..1 axis
+as the probabilities, so "sampling follows the probability" can be read off directly. Probabilities use a fixed 0..1 axis so that changing the
 temperature visibly flattens or sharpens the bars instead of being re-zoomed away.
 
 Bar texts keep the widget's font size: when the rows would be shorter than a line of text
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QWidget
 
@@ -24,6 +27,7 @@ from viz.theme import (
     LIGHT,
     Palette,
     Styled,
+    blend,
     default_font_size,
     make_font,
     qcolor,
@@ -46,10 +50,12 @@ class ProbabilityBars(Styled, pg.PlotWidget):
     With counts, a thin dark bar under each row shows the observed frequency and the bar
     text ends with "· 37× (18.5%)".
 
-    Signal ``bar_hovered(index)`` when the mouse moves onto a new bar (-1 when it leaves).
+    Signal ``bar_hovered(index)`` when the mouse moves onto a new bar (-1 when it leaves);
+    ``bar_menu_requested(index, global position)`` on a right click on a bar.
     """
 
     bar_hovered = Signal(int)
+    bar_menu_requested = Signal(int, QPoint)
 
     def __init__(
         self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
@@ -62,6 +68,9 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         self._kept = np.zeros(0, dtype=bool)  # [k]
         self._logits: np.ndarray | None = None  # [k]
         self._counts: np.ndarray | None = None  # [k]
+        self._draws = 0  # how many draws the counts came from
+        self._before: np.ndarray | None = None  # [k] the model's own probability, NaN where no knob moved it
+        self._notes: list[str] = []  # [k] why a knob changed or removed each token ("" none)
         self._show_logits = False
         self._hovered = -1
         self._texts: list[pg.TextItem] = []
@@ -75,12 +84,15 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         plot.showGrid(x=True, alpha=0.15)
         self._bars = pg.BarGraphItem(x0=[], y=[], height=_BAR_HEIGHT, width=[])
         self._count_bars = pg.BarGraphItem(x0=[], y=[], height=_COUNT_HEIGHT, width=[])
+        self._ghosts = pg.BarGraphItem(x0=[], y=[], height=_BAR_HEIGHT, width=[])
         self._zero_line = pg.InfiniteLine(pos=0, angle=90)
+        plot.addItem(self._ghosts)
         plot.addItem(self._bars)
         plot.addItem(self._count_bars)
         plot.addItem(self._zero_line, ignoreBounds=True)
         plot.vb.sigResized.connect(self._place_texts)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._apply_style()
 
     # --- public API ----------------------------------------------------------------------------
@@ -91,13 +103,22 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         kept: np.ndarray,
         logits: np.ndarray | None = None,
         counts: np.ndarray | None = None,
+        draws: int | None = None,
+        before: np.ndarray | None = None,
+        notes: Sequence[str] | None = None,
     ) -> None:
         """Show k bars, most likely first.
 
-        probs [k]: the reshaped (temperature/top-k/top-p) probabilities, the bar lengths.
-        kept [k] bool: False bars are drawn greyed (filtered out) but still drawn.
+        probs [k]: the reshaped (every knob) probabilities, the bar lengths.
+        kept [k] bool: False bars are drawn greyed (filtered out or banned) but still drawn.
         logits [k]: raw logits, shown on hover and by ``set_show_logits(True)``.
-        counts [k]: how often each token came out of "sample many"; drawn as thin bars.
+        counts [k]: how often each token came out of "sample many"; drawn as thin bars of
+            length count / draws.
+        draws: how many draws there were in all (the counts of tokens not shown count too);
+            default: the sum of ``counts``.
+        before [k]: the probability without the penalties and the bias, NaN where they did
+            not move the token; drawn as a dashed outline behind the bar.
+        notes [k]: why a knob changed or removed each token ("" for none), shown on hover.
         """
         k = len(labels)
         probs = np.asarray(probs, dtype=np.float64).reshape(-1)  # [k]
@@ -109,11 +130,22 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         if counts is not None:
             counts = np.asarray(counts, dtype=np.float64).reshape(-1)  # [k]
             arrays["counts"] = counts
+        if before is not None:
+            before = np.asarray(before, dtype=np.float64).reshape(-1)  # [k]
+            arrays["before"] = before
         for name, arr in arrays.items():
             if arr.shape != (k,):
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({k},)")
+        if notes is not None and len(notes) != k:
+            raise ValueError(f"notes has {len(notes)} entries, expected {k}")
+        total = float(counts.sum()) if counts is not None else 0.0
+        if draws is not None and counts is not None and draws < total:
+            raise ValueError(f"draws ({draws}) cannot be fewer than the counts shown ({total:g})")
         self._labels, self._probs, self._kept = list(labels), probs, kept
         self._logits, self._counts = logits, counts
+        self._draws = int(draws) if draws is not None else int(total)
+        self._before = before
+        self._notes = list(notes) if notes is not None else [""] * k
         self._hovered = -1
         self._redraw()
 
@@ -136,22 +168,45 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         return f"{text}   ·  {counted}" if counted else text
 
     def count_text(self, index: int) -> str:
-        """The sample count and observed frequency of bar ``index`` ('' without counts)."""
+        """The sample count and its share of all the draws (count / draws) of bar ``index``
+        ('' without counts)."""
         if not self._has_counts():
             return ""
         count = int(self._counts[index])
         if count == 0:
             return "0×"
-        return f"{count}× ({100 * count / self._counts.sum():.1f}%)"
+        return f"{count}× ({100 * self.shares()[index]:.1f}%)"
+
+    def shares(self) -> np.ndarray:
+        """[k] count / draws: each token's share of every draw, on the probabilities' scale."""
+        if not self._has_counts():
+            return np.zeros(len(self._labels))
+        return self._counts / max(self._draws, 1)
+
+    def draws(self) -> int:
+        return self._draws
 
     def _has_counts(self) -> bool:
         return self._counts is not None and self._counts.sum() > 0
 
+    def note(self, index: int) -> str:
+        """Why a knob changed or removed bar ``index`` ('' when none did)."""
+        return self._notes[index] if 0 <= index < len(self._notes) else ""
+
+    def is_moved(self, index: int) -> bool:
+        """True when a penalty or a bias moved this token (a ghost outline shows where it was)."""
+        return self._before is not None and bool(np.isfinite(self._before[index]))
+
     def hover_text(self, index: int) -> str:
-        """Plain text shown while hovering bar ``index``: probability and raw logit."""
+        """Plain text shown while hovering bar ``index``: probability, raw logit, and what the knobs did."""
         logit = "n/a" if self._logits is None else f"{self._logits[index]:.3f}"
-        state = "" if self._kept[index] else "  (filtered out)"
-        return f"'{self._labels[index]}'  p = {self._probs[index]:.4f}  logit = {logit}{state}"
+        text = f"'{self._labels[index]}'  p = {self._probs[index]:.4f}  logit = {logit}"
+        if self.is_moved(index):
+            text += f"  (model alone: {self._before[index]:.4f})"
+        note = self.note(index)
+        if note:
+            return f"{text} — {note}"
+        return text if self._kept[index] else f"{text}  (filtered out)"
 
     def bar_values(self) -> np.ndarray:
         """Current bar lengths [k] (probabilities or logits)."""
@@ -164,6 +219,10 @@ class ProbabilityBars(Styled, pg.PlotWidget):
     @property
     def count_item(self) -> pg.BarGraphItem:
         return self._count_bars
+
+    @property
+    def ghost_item(self) -> pg.BarGraphItem:
+        return self._ghosts
 
     def text_items(self) -> list[pg.TextItem]:
         """The bar texts, in bar order (rows scrolled out of view are hidden)."""
@@ -188,13 +247,26 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         rows = np.arange(k, dtype=np.float64)  # [k]
         bar_y = rows - 0.12 if has_counts else rows  # [k]
         height = _BAR_HEIGHT - 0.12 if has_counts else _BAR_HEIGHT
-        brushes = [pg.mkBrush(p.token) if kept else pg.mkBrush(qcolor(p.muted, 110)) for kept in self._kept]
+        moved = [self.is_moved(i) for i in range(k)]
+        # kept: the token colour (paler when a knob moved it); filtered or banned: a faint grey.
+        brushes = [pg.mkBrush(blend(p.token, p.background, 0.45) if m else qcolor(p.token)) if kept
+                   else pg.mkBrush(qcolor(p.muted, 110)) for kept, m in zip(self._kept, moved, strict=True)]
         # A filtered bar's faint fill gets an outline so it still reads on a washed-out projector.
-        pens = [pg.mkPen(None) if kept else self.pen(p.muted) for kept in self._kept] or None  # [] upsets pyqtgraph
+        pens = [(self.pen(p.token) if m else pg.mkPen(None)) if kept else self.pen(p.muted)
+                for kept, m in zip(self._kept, moved, strict=True)] or None  # [] upsets pyqtgraph
         self._bars.setOpts(x0=np.zeros(k), y=bar_y, width=values, height=height, brushes=brushes, pens=pens,
                            pen=None)
+        ghost_rows = [i for i in range(k) if moved[i]] if not self.shows_logits() else []
+        if ghost_rows:  # where the model alone would have put the bar
+            self._ghosts.setOpts(x0=np.zeros(len(ghost_rows)), y=bar_y[ghost_rows], height=height,
+                                 width=self._before[ghost_rows], brush=pg.mkBrush(None), brushes=None,
+                                 pen=self.pen(p.foreground, 1.2, style=Qt.PenStyle.DashLine), pens=None)
+            self._ghosts.setVisible(True)
+        else:
+            self._ghosts.setOpts(x0=[], y=[], width=[], height=height)
+            self._ghosts.setVisible(False)
         if has_counts:
-            freq = self._counts / self._counts.sum()  # [k]
+            freq = self.shares()  # [k] count / draws, never longer than the share of all draws
             self._count_bars.setOpts(
                 x0=np.zeros(k), y=rows + 0.34, width=freq, height=_COUNT_HEIGHT,
                 brushes=None, brush=pg.mkBrush(p.foreground), pens=None, pen=None,
@@ -283,15 +355,27 @@ class ProbabilityBars(Styled, pg.PlotWidget):
             set_plot_title(plot, html.escape(self.hover_text(index)), self._theme, self._font_size)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        vb = self.getPlotItem().vb
-        index = -1
-        if vb.sceneBoundingRect().contains(scene_pos) and self._labels:
-            row = int(round(vb.mapSceneToView(scene_pos).y()))
-            index = row if 0 <= row < len(self._labels) else -1
+        index = self._row_at(scene_pos)
         if index != self._hovered:
             self._hovered = index
             self._show_hover(index)
+            self.setToolTip(self.hover_text(index).replace(" — ", "\n") if index >= 0 else "")
             self.bar_hovered.emit(index)
+
+    def _row_at(self, scene_pos: QPointF) -> int:
+        vb = self.getPlotItem().vb
+        if vb.sceneBoundingRect().contains(scene_pos) and self._labels:
+            row = int(round(vb.mapSceneToView(scene_pos).y()))
+            return row if 0 <= row < len(self._labels) else -1
+        return -1
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.RightButton:
+            return
+        index = self._row_at(event.scenePos())
+        if index >= 0:
+            event.accept()
+            self.bar_menu_requested.emit(index, event.screenPos().toPoint())
 
     def leaveEvent(self, event: object) -> None:
         if self._hovered != -1:

@@ -37,6 +37,13 @@ class Palette:
     negative: str  # diverging maps: blue end
     masked: str  # causal mask (future keys): a neutral grey outside the colour map
     weight_tint: str  # chip tint for weight 1.0 (attention of the selected query)
+    # Chat: control tokens (<|im_start|>) and the parts a chat template added that nobody typed.
+    control: str = "#5E3C99"  # control tokens' outline and text (Okabe-Ito-like purple)
+    control_fill: str = "#E7E0F3"  # control tokens' chip background
+    template_mark: str = "#8C8C8C"  # strip under tokens of the template's formatting (role names, newlines)
+    system_mark: str = "#D55E00"  # strip under a default system prompt the template added (vermillion)
+    generation_mark: str = "#0072B2"  # strip under the generation prompt (blue)
+    sampled: str = "#8E44AD"  # generated tokens that were sampled rather than greedy
 
 
 LIGHT = Palette(
@@ -67,6 +74,12 @@ DARK = Palette(
     negative="#4393C3",
     masked="#4A4F57",
     weight_tint="#D99A00",
+    control="#C3A6FF",
+    control_fill="#342B4A",
+    template_mark="#8A9099",
+    system_mark="#FF8A3D",
+    generation_mark="#56B4E9",
+    sampled="#D7A6F0",
 )
 
 

@@ -1,5 +1,10 @@
 """Token chips: the prompt shown as one clickable box per token, wrapping like text.
 
+Control tokens (<|im_start|>, <|im_end|>, BOS) get their own colours and a dashed outline; a
+token that a chat template added rather than the user typed carries a coloured strip along its
+bottom (MARKS: the template's formatting, a default system prompt, the generation prompt) and an
+italic label, so the hidden part of a chat prompt is visible at a glance.
+
 Why a hand-painted chip instead of a QLabel with rich text: a prompt can be 1024 tokens
 and every generation step re-sends all of them; painting two strings into a rounded rect
 is far cheaper than laying out rich text, and chips are reused (only their contents
@@ -22,6 +27,16 @@ _PAD_X = 6  # px, inside a chip left/right
 _PAD_Y = 3  # px, inside a chip top/bottom
 _SELECTED_BORDER = 3.0  # px
 _NEW_BORDER = 2.0  # px
+_CONTROL_BORDER = 1.5  # px, dashed
+_MARK_HEIGHT = 3.0  # px, the strip under a token the template added
+
+# What added a token, and the palette colour of its strip. The keys are the words the prompt
+# panel passes (they match model_core.types.chat's origins); "" means typed by the user.
+MARK_TEMPLATE, MARK_SYSTEM, MARK_GENERATION = "template", "default system prompt", "generation prompt"
+MARKS: dict[str, str] = {MARK_TEMPLATE: "template_mark", MARK_SYSTEM: "system_mark",
+                         MARK_GENERATION: "generation_mark"}
+MARK_WORDS: dict[str, str] = {MARK_TEMPLATE: "the template's formatting", MARK_SYSTEM: "a default system prompt",
+                              MARK_GENERATION: "the generation prompt"}
 
 
 class TokenChip(QWidget):
@@ -40,6 +55,8 @@ class TokenChip(QWidget):
         self._is_new = False
         self._selected = False
         self._weight: float | None = None
+        self._control = False
+        self._mark = ""
         self._hint = QSize(10, 10)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -65,36 +82,63 @@ class TokenChip(QWidget):
     def weight(self) -> float | None:
         return self._weight
 
+    @property
+    def is_control(self) -> bool:
+        """A control token (not text): drawn in the control colours with a dashed outline."""
+        return self._control
+
+    @property
+    def mark(self) -> str:
+        """What added this token, a key of MARKS ("" when the user typed it)."""
+        return self._mark
+
     def background_colour(self) -> QColor:
-        """Surface colour, tinted towards the palette's weight tint by the chip's weight."""
+        """Surface colour (control tokens: their own), tinted towards the weight tint by the chip's weight."""
         p = self._owner._theme
+        base = p.control_fill if self._control else p.surface
         if self._weight is None:
-            return QColor(p.surface)
-        return blend(p.surface, p.weight_tint, self._weight)
+            return QColor(base)
+        return blend(base, p.weight_tint, self._weight)
 
     def border_colour(self) -> QColor | None:
-        """Selection colour if selected, accent if generated, else None (no border)."""
+        """Selection colour if selected, accent if generated, the control colour for a control token,
+        else None (no border)."""
         p = self._owner._theme
         if self._selected:
             return QColor(p.selection)
         if self._is_new:
             return QColor(p.accent)
+        if self._control:
+            return QColor(p.control)
         return None
 
+    def mark_colour(self) -> QColor | None:
+        """The strip's colour for a token the template added, else None."""
+        attribute = MARKS.get(self._mark)
+        return QColor(getattr(self._owner._theme, attribute)) if attribute else None
+
     def text_colour(self, background: QColor | None = None) -> QColor:
-        """Accent for generated tokens unless a strong tint needs black/white for contrast."""
+        """Accent for generated tokens, the control colour for control tokens, unless a strong tint
+        needs black/white for contrast."""
         p = self._owner._theme
         if self._weight is not None and self._weight > 0.35:
             return readable_text_colour(background if background is not None else self.background_colour())
+        if self._control:
+            return QColor(p.control)
         return QColor(p.accent if self._is_new else p.foreground)
 
+    def _label_font(self) -> QFont:
+        return self._owner.added_font if self._mark and not self._control else self._owner.label_font
+
     # --- updates from the owner -------------------------------------------------------------
-    def set_content(self, label: str, token_id: int, tooltip: str, is_new: bool) -> None:
-        """Change what the chip shows; re-measures only when the text changed."""
+    def set_content(self, label: str, token_id: int, tooltip: str, is_new: bool, control: bool = False,
+                    mark: str = "") -> None:
+        """Change what the chip shows; re-measures only when the text (or its font) changed."""
         label = label.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
-        text_changed = label != self._label or token_id != self._token_id
-        if text_changed or is_new != self._is_new:
+        text_changed = label != self._label or token_id != self._token_id or bool(mark) != bool(self._mark)
+        if text_changed or (is_new, control, mark) != (self._is_new, self._control, self._mark):
             self._label, self._token_id, self._is_new = label, token_id, is_new
+            self._control, self._mark = control, mark
             if text_changed:
                 self.remeasure()
             self.update()
@@ -108,7 +152,7 @@ class TokenChip(QWidget):
 
     def remeasure(self) -> None:
         """Recompute the size hint from the owner's fonts (after text or font changes)."""
-        label_fm = QFontMetricsF(self._owner.label_font)
+        label_fm = QFontMetricsF(self._label_font())
         id_fm = QFontMetricsF(self._owner.id_font)
         width = max(label_fm.horizontalAdvance(self._label or " "), id_fm.horizontalAdvance(str(self._token_id)))
         height = label_fm.height() + id_fm.height()
@@ -126,19 +170,37 @@ class TokenChip(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         border = self.border_colour()
-        width = (_SELECTED_BORDER if self._selected else _NEW_BORDER) * self._owner._line_scale
+        scale = self._owner._line_scale
+        dashed = self._control and not self._selected and not self._is_new
+        if self._selected:
+            width = _SELECTED_BORDER * scale
+        else:
+            width = (_CONTROL_BORDER if dashed else _NEW_BORDER) * scale
         rect = QRectF(self.rect()).adjusted(width / 2, width / 2, -width / 2, -width / 2)
         background = self.background_colour()
         painter.setBrush(background)
-        painter.setPen(QPen(border, width) if border is not None else Qt.PenStyle.NoPen)
+        if border is None:
+            painter.setPen(Qt.PenStyle.NoPen)
+        else:
+            pen = QPen(border, width)
+            if dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
         painter.drawRoundedRect(rect, 5, 5)
+        mark = self.mark_colour()
+        if mark is not None:  # a strip along the bottom, inside the outline: added by the template
+            strip = _MARK_HEIGHT * scale
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(mark)
+            painter.drawRect(QRectF(rect.left() + 3, rect.bottom() - strip, max(rect.width() - 6, 1), strip))
 
-        label_fm = QFontMetricsF(self._owner.label_font)
+        label_font = self._label_font()
+        label_fm = QFontMetricsF(label_font)
         inner = QRectF(self.rect()).adjusted(_PAD_X, _PAD_Y, -_PAD_X, -_PAD_Y)
         label_rect = QRectF(inner.left(), inner.top(), inner.width(), label_fm.height())
         id_rect = QRectF(inner.left(), label_rect.bottom(), inner.width(), inner.bottom() - label_rect.bottom())
         text_colour = self.text_colour(background)
-        painter.setFont(self._owner.label_font)
+        painter.setFont(label_font)
         painter.setPen(text_colour)
         painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, self._label)
         painter.setFont(self._owner.id_font)
@@ -174,6 +236,7 @@ class TokenChips(QWidget):
         self._font_size = font_size if font_size is not None else default_font_size() * 1.15
         self._line_scale = 1.0
         self.label_font: QFont = make_font(self._font_size)
+        self.added_font: QFont = _italic(self.label_font)
         self.id_font: QFont = make_font(self._font_size * 0.72)
         self._chips: list[TokenChip] = []  # pool; only the first _count are visible
         self._count = 0
@@ -202,14 +265,22 @@ class TokenChips(QWidget):
         ids: Sequence[int],
         tooltips: Sequence[str] | None = None,
         new_from: int | None = None,
+        control: Sequence[bool] | None = None,
+        marks: Sequence[str] | None = None,
     ) -> None:
         """Show one chip per token; chips with index >= new_from are drawn as generated.
 
+        control [T]: control tokens, drawn in their own colours with a dashed outline.
+        marks [T]: what added each token, a key of MARKS ("" for typed text).
         Keeps the selection if it is still in range, and clears weights (they belonged to
         the previous sequence).
         """
-        if len(labels) != len(ids) or (tooltips is not None and len(tooltips) != len(labels)):
-            raise ValueError("labels, ids and tooltips must have the same length")
+        if len(labels) != len(ids) or any(
+            seq is not None and len(seq) != len(labels) for seq in (tooltips, control, marks)
+        ):
+            raise ValueError("labels, ids, tooltips, control and marks must have the same length")
+        if marks is not None and any(m and m not in MARKS for m in marks):
+            raise ValueError(f"marks must be '' or one of {', '.join(MARKS)}")
         n = len(labels)
         # Batch the change: with the layout disabled, showing a chip does not re-lay-out all
         # the others (which made the first 1000 chips take seconds); one pass at the end.
@@ -223,7 +294,9 @@ class TokenChips(QWidget):
             for i in range(n):
                 chip = self._chips[i]
                 is_new = new_from is not None and i >= new_from
-                chip.set_content(labels[i], int(ids[i]), tooltips[i] if tooltips is not None else "", is_new)
+                chip.set_content(labels[i], int(ids[i]), tooltips[i] if tooltips is not None else "", is_new,
+                                 bool(control[i]) if control is not None else False,
+                                 marks[i] if marks is not None else "")
                 if chip.isHidden():
                     chip.show()
             for chip in self._chips[n : self._count]:
@@ -292,6 +365,7 @@ class TokenChips(QWidget):
         """Chip label size in points (presentation mode makes it large)."""
         self._font_size = point_size
         self.label_font = make_font(point_size)
+        self.added_font = _italic(self.label_font)
         self.id_font = make_font(point_size * 0.72)
         for chip in self._chips:
             chip.remeasure()
@@ -342,3 +416,23 @@ class TokenChips(QWidget):
         if index != current:
             self.set_selected(index)
             self.chip_clicked.emit(index)
+
+
+def _italic(font: QFont) -> QFont:
+    italic = QFont(font)
+    italic.setItalic(True)
+    return italic
+
+
+def chip_legend(palette: Palette = LIGHT) -> str:
+    """Rich text saying what the chip styles of a chat prompt mean, in the palette's colours."""
+    def swatch(colour: str, text: str, border: str | None = None) -> str:
+        edge = f"border: 1px dashed {border};" if border else ""
+        return (f"<span style='background:{colour}; {edge} color:{colour}'>&nbsp;&nbsp;&nbsp;</span>"
+                f"&nbsp;{text}")
+
+    parts = [swatch(palette.control_fill, f"<span style='color:{palette.control}'>control token</span>",
+                    palette.control)]
+    parts += [swatch(getattr(palette, MARKS[m]), f"added by {MARK_WORDS[m]}") for m in MARKS]
+    parts.append("<i>italic</i>: not typed by you")
+    return " &nbsp;·&nbsp; ".join(parts)

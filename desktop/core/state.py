@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.core.requests import tracing as m
 from model_core.analysis.sampling import Distribution, SamplingSettings, shape_distribution
+from model_core.types.chat import NO_TEMPLATE, ChatTemplateInfo
 from model_core.types.model_info import ModelInfo
 from model_core.types.trace import Trace
 
@@ -43,6 +44,7 @@ class AppState(QObject):
         self.info: ModelInfo | None = None
         self.vocab_labels: tuple[str, ...] = ()
         self.eos_ids: frozenset[int] = frozenset()
+        self.chat: ChatTemplateInfo = NO_TEMPLATE  # the loaded model's chat template
         self.result: m.TraceResult | None = None
         self.selection = Selection()
         self.settings = SamplingSettings()
@@ -71,15 +73,28 @@ class AppState(QObject):
             return pr.logits, position
         return trace.next_logits, last
 
+    def context(self, position: int) -> np.ndarray:
+        """[position + 1] the token ids up to and including `position`: what the penalties count."""
+        return self.trace.tokens.ids[: position + 1] if self.trace is not None else np.zeros(0, np.int64)
+
     def distribution(self) -> Distribution | None:
+        """The next-token distribution after the selected (or last) position, with every knob applied,
+        or None before the first trace (or when the knobs cannot give one)."""
         found = self.next_logits()
-        return None if found is None else shape_distribution(found[0], self.settings)
+        if found is None:
+            return None
+        logits, position = found
+        try:
+            return shape_distribution(logits, self.settings, self.context(position))
+        except ValueError:  # a bias that bans every token: the panel says so
+            return None
 
     # -- updates ---------------------------------------------------------------------------------
 
     def set_model(self, loaded: m.LoadedResult) -> None:
         self.info = loaded.info
         self.eos_ids = loaded.eos_ids
+        self.chat = loaded.chat
         self.vocab_labels = loaded.vocab_labels
         self.result = None
         self.position_result = self.projection = self.surprisal = None

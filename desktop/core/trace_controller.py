@@ -17,6 +17,7 @@ from desktop.core.requests import tracing as t
 from desktop.core.run_controller import RunController
 from desktop.core.state import AppState
 from model_core.analysis.sampling import SamplingSettings
+from model_core.types.chat import Conversation
 
 
 class TraceController(QObject):
@@ -34,6 +35,7 @@ class TraceController(QObject):
         self.state = state
         self.client = client
         self.max_new_tokens = 20
+        self.run_greedy = True  # Run to end: every token greedy (as Step) or sampled (as Sample)
         self.run = RunController(stagger, self._show_trace, state.set_projection, self)
         self.run.progressed.connect(self.progressed)
         self._model = client.asker(self._on_loaded, self._on_load_failed)
@@ -73,15 +75,34 @@ class TraceController(QObject):
         self._trace.ask(t.TraceRequest(text, allow_special, self.max_new_tokens))
         return True
 
-    def act(self, action: str, settings: SamplingSettings | None = None) -> bool:
-        """A generation action (`tracing.ACTIONS`); False when nothing was asked."""
+    def submit_chat(self, conversation: Conversation, allow_special: bool = False) -> bool:
+        """Trace a conversation, rendered by the model's chat template, as the new prompt (the reply
+        is what Step / Sample / Run generate next); False when nothing was asked."""
+        if self.state.info is None:
+            return False
+        if not self.state.chat.has_template:
+            self.failed.emit(f"{self.state.info.name} has no chat template: it is a plain next-token model, "
+                             "with no assistant turn to fill. Use the Text mode, or load an instruct model.")
+            return False
+        if not conversation or not any(m.content.strip() for m in conversation):
+            self.failed.emit("The conversation is empty: type a message first.")
+            return False
+        if self.running:
+            self.client.cancel()  # a new message ends the reply being generated
+        self.status.emit("Tracing the conversation…")
+        self._trace.ask(t.TraceRequest("", allow_special, self.max_new_tokens, chat=tuple(conversation)))
+        return True
+
+    def act(self, action: str, settings: SamplingSettings | None = None, greedy: bool | None = None) -> bool:
+        """A generation action (`tracing.ACTIONS`); Run to end is greedy or sampled (default: `run_greedy`).
+        False when nothing was asked."""
         if self.state.result is None or (self.running and action != t.RUN):
             return False
         settings = settings if settings is not None else self.state.settings
         if action == t.RUN:
             if self.running:
                 return False
-            request = t.RunRequest(settings, self.max_new_tokens)
+            request = t.RunRequest(settings, self.max_new_tokens, greedy=self.run_greedy if greedy is None else greedy)
             self.run.begin(request.id)
             self.busy.emit("Generating…", True)
         else:
@@ -89,9 +110,9 @@ class TraceController(QObject):
         self._trace.ask(request)
         return True
 
-    def replay(self, token_ids: tuple[int, ...]) -> None:
+    def replay(self, token_ids: tuple[int, ...], choices: tuple[str, ...] = ()) -> None:
         """Append exactly these tokens after the traced prompt (a reopened session)."""
-        self._trace.ask(t.ReplayRequest(tuple(token_ids), self.max_new_tokens))
+        self._trace.ask(t.ReplayRequest(tuple(token_ids), self.max_new_tokens, tuple(choices), self.state.settings))
 
     def ask_projection(self, basis: str) -> None:
         self._projection.ask(t.ProjectionRequest(basis))

@@ -39,6 +39,7 @@ from desktop.features.themes import HIGH_CONTRAST_THEME
 FONT_SCALE = 1.6
 LINE_SCALE = 2.0  # 1 px axes and outlines wash out on a projector
 SHORT_SCREEN = 900  # px of unscaled height below which the trajectories and distribution are tabbed
+CHAT_PROMPT_SHARE = 0.36  # of the height: the prompt row in chat mode (the conversation beside its chips)
 TOGGLE_KEY = "F5"
 # Docks the number keys raise, in order (unknown keys are skipped).
 NUMBER_DOCKS = ("prompt", "attention", "trajectories", "distribution", "lens", "heads", "qkv", "tokenizers",
@@ -255,6 +256,10 @@ class PresentationMode(QObject):
         window.show()
         window.restoreState(saved["layout"])
 
+    def fit_docks(self) -> None:
+        """Lay the docks out for presentation again (the prompt switched between text and chat)."""
+        self._fit_docks()
+
     def _fit_docks(self) -> None:
         """The window's default dock sizes, with a taller prompt so the large token chips fit and a
         generation row no taller than its text needs.
@@ -268,7 +273,11 @@ class PresentationMode(QObject):
             return
         window.apply_default_sizes()
         height = window.height()
-        rows = [(window.docks.get(k), share) for k, share in (("prompt", 0.25), ("generation", 0.15))]
+        prompt = window.docks.get("prompt")
+        chat = prompt is not None and getattr(prompt.widget(), "mode", "text") == "chat"
+        # a conversation beside its chips needs more room than a line of text and its chips
+        rows = [(window.docks.get(k), share) for k, share in (("prompt", CHAT_PROMPT_SHARE if chat else 0.25),
+                                                              ("generation", 0.15))]
         rows = [(dock, share) for dock, share in rows if dock is not None]
         window.resizeDocks([d for d, _ in rows], [int(height * share) for _, share in rows], Qt.Orientation.Vertical)
         trajectories, distribution = window.docks.get("trajectories"), window.docks.get("distribution")

@@ -1,8 +1,13 @@
 """Sessions: save and reopen what the user was looking at; autosave and crash recovery.
 
 A session file (``*.logitscope.json``) is small JSON: the model spec and device, the
-prompt, the generated token ids, the sampling settings, the selection and the dock
-layout. Reopening loads the model if needed, traces the prompt and replays the
+prompt (raw text, and the chat mode's conversation with its system prompt and unsent message),
+which of the two is in use, the generated token ids and how each was chosen (greedy or
+sampled), every decoding knob, the run mode, the selection and the dock layout.
+
+Version 2 added the chat mode, the conversation, the new knobs (min-p, the penalties, logit
+bias, stop sequences), the run mode and the generated tokens' choices; version 1 files are
+still read (as text mode, the knobs off, Run to end sampled as it was then). Reopening loads the model if needed, traces the prompt and replays the
 generated ids exactly (``ReplayRequest``), so sampled text comes back token for token.
 
 The current session is autosaved (debounced) to the per-user data folder, one file per running
@@ -37,12 +42,15 @@ from desktop.core.host import Host
 from desktop.core.requests.tracing import RUN, TraceRequest
 from desktop.features import recent
 from desktop.features.session_recovery import InstanceAutosave, data_dir, recover_crashed
-from model_core.analysis.sampling import SamplingSettings
-from model_core.errors import LogitscopeError
+from model_core.analysis.sampling import SamplingSettings, bias_table
+from model_core.errors import LogitscopeError, PromptError
 from model_core.output_files import write_text_atomically
+from model_core.types.chat import SYSTEM, Message, conversation, conversation_json
 
 FORMAT = "logitscope-session"
-VERSION = 1
+VERSION = 2
+TEXT_MODE, CHAT_MODE = "text", "chat"  # the prompt panel's modes
+CHOICES = ("greedy", "sampled", "given")  # how a generated token was chosen
 SUFFIX = ".logitscope.json"
 FILE_FILTER = "Logitscope sessions (*.logitscope.json);;JSON files (*.json);;All files (*)"
 CHANGE_DELAY_MS = 2000  # autosave this long after the last change
@@ -72,16 +80,33 @@ class Session:
     layout: str  # base64 of QMainWindow.saveState()
     layout_version: int
     visible_docks: dict[str, bool]
+    mode: str = TEXT_MODE  # which prompt is traced: the text, or the conversation
+    system: str | None = None  # the chat's own system prompt (None: the template decides)
+    turns: tuple[Message, ...] = ()  # the chat's user and assistant turns
+    draft: str = ""  # the chat message typed but not sent
+    generated_choices: tuple[str, ...] = ()  # [n generated] greedy / sampled / given
+    run_mode: str = "greedy"  # Run to end: greedy or sampled
+
+    @property
+    def conversation(self) -> tuple[Message, ...]:
+        """What the chat mode traces: the system prompt (when set) and the turns."""
+        return ((Message(SYSTEM, self.system),) if self.system is not None else ()) + self.turns
 
     def to_json(self) -> dict[str, Any]:
+        sampling = asdict(self.sampling)
+        sampling["logit_bias"] = [[int(i), float(b)] for i, b in self.sampling.logit_bias]
+        sampling["stop"] = list(self.sampling.stop)
         return {
             "format": FORMAT,
             "version": VERSION,
             "saved_at": datetime.now().astimezone().isoformat(timespec="seconds"),
             "model": {"spec": self.model, "device": self.device},
-            "prompt": {"text": self.prompt, "allow_special": self.allow_special},
+            "prompt": {"text": self.prompt, "allow_special": self.allow_special, "mode": self.mode},
+            "chat": {"system": self.system, "turns": conversation_json(self.turns), "draft": self.draft},
             "generated_ids": list(self.generated_ids),
-            "sampling": asdict(self.sampling),
+            "generated_choices": list(self.generated_choices),
+            "sampling": sampling,
+            "run_mode": self.run_mode,
             "max_new_tokens": self.max_new_tokens,
             "selection": {"position": self.position, "layer": self.layer, "head": self.head,
                           "follow_last": self.follow_last},
@@ -90,7 +115,8 @@ class Session:
 
     @classmethod
     def from_json(cls, data: object) -> Session:
-        """Validate a parsed session file; raises SessionError saying what is wrong."""
+        """Validate a parsed session file (this version or an older one); raises SessionError saying
+        what is wrong."""
         try:
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise SessionError("it is not a Logitscope session file")
@@ -98,19 +124,26 @@ class Session:
                 raise SessionError("it was written by a newer Logitscope")
             model, prompt, sel = data["model"], data["prompt"], data["selection"]
             layout = data.get("layout") or {}
-            sampling = data["sampling"]
+            chat = _typed(data.get("chat") or {}, dict, "chat")
+            system = chat.get("system")
+            if system is not None:
+                _typed(system, str, "chat system prompt")
+            try:
+                turns = conversation(_typed(chat.get("turns", []), list, "chat turns"))
+            except PromptError as exc:
+                raise SessionError(f"its conversation is not valid: {exc}") from exc
+            if any(m.role == SYSTEM for m in turns):
+                raise SessionError("its conversation has a system turn among the turns")
+            choices = tuple(_typed(c, str, "generated_choices") for c in data.get("generated_choices", []))
+            if any(c not in CHOICES for c in choices):
+                raise SessionError(f"field 'generated_choices' must hold {', '.join(CHOICES)}")
             session = cls(
                 model=_typed(model["spec"], str, "model"),
                 device=_typed(model.get("device", "auto"), str, "device"),
                 prompt=_typed(prompt["text"], str, "prompt"),
                 allow_special=_typed(prompt.get("allow_special", False), bool, "allow_special"),
                 generated_ids=tuple(_typed(i, int, "generated_ids") for i in data.get("generated_ids", [])),
-                sampling=SamplingSettings(
-                    float(_typed(sampling["temperature"], (int, float), "temperature")),
-                    _typed(sampling["top_k"], int, "top_k"),
-                    float(_typed(sampling["top_p"], (int, float), "top_p")),
-                    _typed(sampling["seed"], int, "seed"),
-                ).validated(),
+                sampling=_sampling(data["sampling"]),
                 max_new_tokens=_typed(data.get("max_new_tokens", 20), int, "max_new_tokens"),
                 position=_typed(sel.get("position", 0), int, "position"),
                 layer=_typed(sel.get("layer", 0), int, "layer"),
@@ -119,6 +152,14 @@ class Session:
                 layout=_typed(layout.get("state", ""), str, "layout"),
                 layout_version=_typed(layout.get("version", 1), int, "layout version"),
                 visible_docks={str(k): bool(v) for k, v in _typed(layout.get("visible", {}), dict, "visible").items()},
+                mode=_typed(prompt.get("mode", TEXT_MODE), str, "mode"),
+                system=system,
+                turns=turns,
+                draft=_typed(chat.get("draft", ""), str, "chat draft"),
+                generated_choices=choices,
+                # version 1 ran to the end sampled unless the temperature was 0
+                run_mode=_typed(data.get("run_mode", "greedy" if data["version"] >= 2 else "sampled"), str,
+                                "run_mode"),
             )
         except SessionError:
             raise
@@ -126,11 +167,40 @@ class Session:
             raise SessionError(f"it is missing or has a wrong field ({exc})") from exc
         except ValueError as exc:  # SamplingSettings.validated
             raise SessionError(str(exc)) from exc
-        if not session.prompt:
+        if session.mode not in (TEXT_MODE, CHAT_MODE):
+            raise SessionError(f"its prompt mode {session.mode!r} is neither text nor chat")
+        if session.run_mode not in ("greedy", "sampled"):
+            raise SessionError(f"its run mode {session.run_mode!r} is neither greedy nor sampled")
+        if session.mode == TEXT_MODE and not session.prompt:
             raise SessionError("its prompt is empty")
+        if session.mode == CHAT_MODE and not any(m.content.strip() for m in session.conversation):
+            raise SessionError("its conversation is empty")
         if any(i < 0 for i in session.generated_ids) or session.max_new_tokens < 1:
             raise SessionError("its token ids or maximum length are out of range")
         return session
+
+
+def _sampling(sampling: dict) -> SamplingSettings:
+    """The decoding knobs of a session file; the ones a version-1 file lacks are off."""
+    _typed(sampling, dict, "sampling")
+    number = (int, float)
+    bias = []
+    for entry in _typed(sampling.get("logit_bias", []), list, "logit_bias"):
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise SessionError("field 'logit_bias' must hold [token id, bias] pairs")
+        bias.append((_typed(entry[0], int, "logit_bias id"), float(_typed(entry[1], number, "logit_bias"))))
+    return SamplingSettings(
+        temperature=float(_typed(sampling["temperature"], number, "temperature")),
+        top_k=_typed(sampling["top_k"], int, "top_k"),
+        top_p=float(_typed(sampling["top_p"], number, "top_p")),
+        seed=_typed(sampling["seed"], int, "seed"),
+        min_p=float(_typed(sampling.get("min_p", 0.0), number, "min_p")),
+        repetition_penalty=float(_typed(sampling.get("repetition_penalty", 1.0), number, "repetition_penalty")),
+        frequency_penalty=float(_typed(sampling.get("frequency_penalty", 0.0), number, "frequency_penalty")),
+        presence_penalty=float(_typed(sampling.get("presence_penalty", 0.0), number, "presence_penalty")),
+        logit_bias=bias_table(bias),
+        stop=tuple(_typed(t, str, "stop") for t in _typed(sampling.get("stop", []), list, "stop")),
+    ).validated()
 
 
 def _typed(value, kinds, name: str):
@@ -156,19 +226,28 @@ def read_session(path: str | Path) -> Session:
 
 
 def capture_session(window: Host) -> Session:
-    """The window's current session. Generated ids are kept only while the trace belongs to the
-    prompt in the editor (an edited but untraced prompt would make them meaningless)."""
+    """The window's current session. Generated ids are kept only while the trace belongs to what the
+    prompt panel holds (an edited but untraced prompt or conversation would make them meaningless)."""
     state = window.state
     prompt_panel = window.panel("prompt")
     text = prompt_panel.text()
-    trace = state.trace
+    mode = prompt_panel.mode
+    system, turns, draft = prompt_panel.chat.state()
+    result = state.result
     generated: tuple[int, ...] = ()
-    if trace is not None:
-        traced_prompt = trace.prompt_text
-        if traced_prompt == text:
+    choices: tuple[str, ...] = ()
+    if result is not None:
+        trace = result.trace
+        if mode == CHAT_MODE:
+            belongs = result.chat is not None and result.chat.conversation == prompt_panel.conversation()
+        else:
+            belongs = result.chat is None and trace.prompt_text == text
+        if belongs:
             generated = tuple(int(i) for i in trace.tokens.ids[trace.n_prompt:])
+            choices = tuple(result.choices)
     sel = state.selection
     layout = bytes(window.saveState(window.layout_version).data())
+    generation = window.panel("generation")
     return Session(
         model=state.info.source if state.info else "builtin",
         device=window.panel("model").device.currentText(),
@@ -176,7 +255,7 @@ def capture_session(window: Host) -> Session:
         allow_special=prompt_panel.allow_special.isChecked(),
         generated_ids=generated,
         sampling=state.settings,
-        max_new_tokens=window.panel("generation").max_new.value(),
+        max_new_tokens=generation.max_new.value(),
         position=sel.position,
         layer=sel.layer,
         head=sel.head,
@@ -184,6 +263,12 @@ def capture_session(window: Host) -> Session:
         layout=base64.b64encode(layout).decode("ascii"),
         layout_version=window.layout_version,
         visible_docks={key: dock.toggleViewAction().isChecked() for key, dock in window.docks.items()},
+        mode=mode,
+        system=system,
+        turns=turns,
+        draft=draft,
+        generated_choices=choices,
+        run_mode="greedy" if generation.run_greedy else "sampled",
     )
 
 
@@ -194,6 +279,13 @@ def save_session(window: Host, path: str | Path) -> Path:
         path = path.with_name(path.name + SUFFIX)
     write_text_atomically(path, json.dumps(capture_session(window).to_json(), ensure_ascii=False, indent=1))
     return path
+
+
+def _asks_for(request: TraceRequest, session: Session) -> bool:
+    """True when a trace request is the one that reopens the session's prompt."""
+    if session.mode == CHAT_MODE:
+        return request.chat is not None and tuple(request.chat) == session.conversation
+    return request.chat is None and request.text == session.prompt
 
 
 # -- the controller ----------------------------------------------------------------------------------
@@ -230,8 +322,13 @@ class SessionController(QObject):
         state.trace_changed.connect(self._on_trace_changed)
         state.selection_changed.connect(self._schedule_autosave)
         state.settings_changed.connect(self._schedule_autosave)
-        window.panel("prompt").editor.textChanged.connect(self._schedule_autosave)
+        prompt = window.panel("prompt")
+        prompt.editor.textChanged.connect(self._schedule_autosave)
+        prompt.chat.edited.connect(self._schedule_autosave)
+        prompt.chat.message.textChanged.connect(lambda _text: self._schedule_autosave())
+        prompt.mode_changed.connect(lambda _mode: self._schedule_autosave())
         window.panel("generation").max_new.valueChanged.connect(lambda _value: self._schedule_autosave())
+        window.panel("generation").run_mode.currentIndexChanged.connect(lambda _i: self._schedule_autosave())
         window.traces.failed.connect(self._on_failed)
 
     @property
@@ -304,12 +401,16 @@ class SessionController(QObject):
             self.recent_sessions.add(str(path))
         self._apply_layout(session)
         window.state.set_settings(session.sampling)
-        window.panel("generation").max_new.setValue(max(session.max_new_tokens, len(session.generated_ids)))
+        generation = window.panel("generation")
+        generation.max_new.setValue(max(session.max_new_tokens, len(session.generated_ids)))
+        generation.set_run_mode(session.run_mode)
         prompt = window.panel("prompt")
         prompt.allow_special.blockSignals(True)
         prompt.allow_special.setChecked(session.allow_special)
         prompt.allow_special.blockSignals(False)
         prompt.set_text(session.prompt, submit=False)
+        prompt.chat.set_state(session.system, session.turns, session.draft)
+        prompt.set_mode(session.mode, submit=False)
         info = window.state.info
         model_panel = window.panel("model")
         if info is None or info.source != session.model or model_panel.device.currentText() != session.device:
@@ -317,6 +418,8 @@ class SessionController(QObject):
                 model_panel.add_source(session.model)
             model_panel.device.setCurrentText(session.device)
             window.traces.load(session.model, session.device)  # traces the prompt once loaded
+        elif session.mode == CHAT_MODE:
+            window.traces.submit_chat(session.conversation, session.allow_special)
         else:
             window.traces.submit(session.prompt, session.allow_special)
         return True
@@ -339,17 +442,17 @@ class SessionController(QObject):
         window, session, result = self.window, self._restoring, self.window.state.result
         if session is not None and result is not None:
             asked = window.traces.request  # the request whose answer is on screen
-            if (self._stage == "trace" and isinstance(asked, TraceRequest) and asked.text == session.prompt
+            if (self._stage == "trace" and isinstance(asked, TraceRequest) and _asks_for(asked, session)
                     and window.state.info is not None and window.state.info.source == session.model):
                 if session.generated_ids:
                     self._stage = "replay"
-                    window.traces.replay(session.generated_ids)
+                    window.traces.replay(session.generated_ids, session.generated_choices)
                 else:
                     self._finish_restore()
             elif self._stage == "replay" and result.action == "replay":
                 self._finish_restore()
             return  # no autosave of a half-restored session
-        if result is not None and result.action == "trace":
+        if result is not None and result.action == "trace" and result.chat is None:
             recent.add_prompt(self.recent_prompts, self.window.panel("prompt").text())
         running = result is not None and result.action == RUN and result.stop_reason is None
         self._schedule_autosave(CHANGE_DELAY_MS if running else TRACE_DELAY_MS)  # Run to end: every 2 s at most

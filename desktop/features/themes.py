@@ -45,6 +45,12 @@ HIGH_CONTRAST = Palette(
     negative="#2166AC",
     masked="#A8A8A8",
     weight_tint="#E69F00",
+    control="#3D1A78",
+    control_fill="#DCD0F0",
+    template_mark="#595959",
+    system_mark="#B34700",
+    generation_mark="#005A8C",
+    sampled="#6A1B9A",
 )
 
 

@@ -27,6 +27,7 @@ from desktop.panels.tokenizer_panel import TokenizerPanel
 from desktop.panels.trajectory_panel import TrajectoryPanel
 
 Area = Qt.DockWidgetArea
+PROMPT_SHARE, CHAT_PROMPT_SHARE = 0.16, 0.28  # of the window's height: the prompt row (text mode, chat mode)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ def raise_fronts(docks: dict[str, QDockWidget]) -> None:
 def apply_default_sizes(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
     """Dock sizes only take once the window has its real size, so this runs on first show."""
     height, width = window.height(), window.width()
-    window.resizeDocks([docks["prompt"], docks["generation"]], [int(height * 0.16), int(height * 0.13)],
+    chat = getattr(docks["prompt"].widget(), "mode", "text") == "chat"
+    prompt = CHAT_PROMPT_SHARE if chat else PROMPT_SHARE
+    window.resizeDocks([docks["prompt"], docks["generation"]], [int(height * prompt), int(height * 0.13)],
                        Qt.Orientation.Vertical)
     window.resizeDocks([docks["attention"], docks["trajectories"]], [width // 2, width // 2],
                        Qt.Orientation.Horizontal)

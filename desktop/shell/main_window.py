@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
         self.client.error_reported.connect(self.show_message)
         busy.cancel_button.clicked.connect(self.cancel)
         self.prompt_panel.prompt_submitted.connect(self.submit_prompt)
+        self.prompt_panel.chat_submitted.connect(self.submit_chat)
+        self.prompt_panel.mode_changed.connect(self._on_prompt_mode)
         self.generation_panel.action_requested.connect(self.generation_action)
         self.generation_panel.stop_requested.connect(self.cancel)
         self.model_panel.load_requested.connect(self.load_model)
@@ -195,6 +197,11 @@ class MainWindow(QMainWindow):
             act = QAction(label, self, shortcut=QKeySequence(keys))
             act.triggered.connect(lambda _c=False, a=action: self.generation_action(a))
             self.add_menu_item("generate.actions", act)
+            if action == t.RUN:  # the menu says the run mode too, as the button does
+                panel = self.generation_panel
+                panel.run_mode.currentIndexChanged.connect(
+                    lambda _i, a=act, p=panel: a.setText(f"Run to end ({p.run_mode.currentText()})"))
+                act.setText(f"Run to end ({panel.run_mode.currentText()})")
         cancel = QAction("Cancel", self, shortcut=QKeySequence("Esc"))
         cancel.triggered.connect(self.cancel)
         self.add_menu_item("generate.cancel", cancel)
@@ -252,20 +259,44 @@ class MainWindow(QMainWindow):
         self.traces.load(spec, device)
 
     def submit_prompt(self, text: str | None = None, allow_special: bool | None = None) -> bool:
-        """Trace `text` (default: the prompt editor's) as the new prompt."""
-        text = self.prompt_panel.text() if text is None else text
+        """Trace `text` (default: what the prompt panel holds: its text, or in chat mode its
+        conversation) as the new prompt."""
         if allow_special is None:
             allow_special = self.prompt_panel.allow_special.isChecked()
+        if text is None and self.prompt_panel.mode == "chat":
+            if self.state.info is not None and not self.state.chat.has_template:
+                # a model without a chat template (the chat page says so): show what it can read, the text
+                return self.traces.submit(self.prompt_panel.text(), allow_special)
+            return self.submit_chat(self.prompt_panel.conversation(), allow_special)
+        text = self.prompt_panel.text() if text is None else text
         self.traces.max_new_tokens = self.generation_panel.max_new.value()
         return self.traces.submit(text, allow_special)
 
+    def submit_chat(self, conversation, allow_special: bool = False) -> bool:
+        """Trace a conversation through the model's chat template as the new prompt."""
+        self.traces.max_new_tokens = self.generation_panel.max_new.value()
+        return self.traces.submit_chat(conversation, allow_special)
+
     def generation_action(self, action: str) -> bool:
-        """Step, sample, undo, reset or run to the end (`tracing.ACTIONS`); False if nothing was asked."""
+        """Step, sample, undo, reset or run to the end (`tracing.ACTIONS`); False if nothing was asked.
+        Run to end is greedy or sampled as the Generation panel's run mode says."""
         self.traces.max_new_tokens = self.generation_panel.max_new.value()
         return self.traces.act(action, self.state.settings)
 
     def cancel(self) -> None:
         self.client.cancel()
+
+    def _on_prompt_mode(self, mode: str) -> None:
+        """A conversation and its chips need more room than a line of text: the prompt row grows."""
+        dock = self.docks["prompt"]
+        if dock.isFloating() or not dock.isVisible():
+            return
+        presenting = self.presentation is not None and self.presentation.active
+        if presenting:
+            self.presentation.fit_docks()
+            return
+        share = dock_layout.CHAT_PROMPT_SHARE if mode == "chat" else dock_layout.PROMPT_SHARE
+        self.resizeDocks([dock], [int(self.height() * share)], Qt.Orientation.Vertical)
 
     def _about(self) -> None:
         from importlib.metadata import PackageNotFoundError, version

@@ -19,7 +19,11 @@ class UsageError(ValueError):
 
 
 def add_prompt_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help="the prompt ('-' reads standard input)")
+    parser.add_argument("text", nargs="?", help="the prompt ('-' reads standard input); or use --chat")
+    parser.add_argument("--chat", metavar="TEXT",
+                        help="send TEXT as a user turn through the model's chat template instead of raw text")
+    parser.add_argument("--system", metavar="TEXT",
+                        help="with --chat: the system prompt (replaces the template's default; '' for none)")
     add_model_options(parser)
     parser.add_argument("--allow-special", action="store_true",
                         help="let text such as <|endoftext|> become control tokens (default: plain text)")
@@ -40,12 +44,71 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def add_knob_options(parser: argparse.ArgumentParser) -> None:
+    """The decoding knobs besides temperature, top-k and top-p (model_core/analysis/sampling.py)."""
+    parser.add_argument("--repetition-penalty", type=float, default=1.0,
+                        help="divide the logit of every token already in the text (1 = off; transformers' meaning)")
+    parser.add_argument("--frequency-penalty", type=float, default=0.0,
+                        help="subtract this times how often a token already occurs, in [-2, 2] (0 = off)")
+    parser.add_argument("--presence-penalty", type=float, default=0.0,
+                        help="subtract this once from every token that already occurs, in [-2, 2] (0 = off)")
+    parser.add_argument("--min-p", type=float, default=0.0,
+                        help="drop tokens below min-p times the top token's probability (0 = off)")
+    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                        help="stop once TEXT appears in the generated text (repeatable)")
+    parser.add_argument("--logit-bias", action="append", default=[], metavar="ID=BIAS",
+                        help="add BIAS to token ID's logit, in [-100, 100]; -100 bans it (repeatable)")
+
+
+def knob_settings(args: argparse.Namespace, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  seed: int = 0):
+    """The SamplingSettings the options describe; UsageError (exit 2) naming the bad one."""
+    from model_core.analysis.sampling import SamplingSettings, bias_table, parse_bias_entry
+
+    try:
+        bias = bias_table(parse_bias_entry(entry) for entry in args.logit_bias)
+        return SamplingSettings(
+            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, min_p=args.min_p,
+            repetition_penalty=args.repetition_penalty, frequency_penalty=args.frequency_penalty,
+            presence_penalty=args.presence_penalty, logit_bias=bias, stop=tuple(args.stop),
+        ).validated()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_bias_ids(settings, vocab_size: int) -> None:
+    """Every biased token id must be in the model's vocabulary (known once it has loaded)."""
+    for token_id, _ in settings.logit_bias:
+        if not 0 <= token_id < vocab_size:
+            raise UsageError(f"--logit-bias: token id {token_id} is not in this model's vocabulary "
+                             f"(0 to {vocab_size - 1}).")
+
+
 def read_prompt(text: str) -> str:
     """The prompt argument ('-' reads standard input); UsageError when empty."""
     text = sys.stdin.read() if text == "-" else text
     if not text or not text.strip():
         raise UsageError("the prompt is empty; give some text to trace.")
     return text
+
+
+def read_input(args: argparse.Namespace):
+    """(raw text, None) or ("", conversation) from the prompt argument or --chat/--system."""
+    from model_core.types.chat import SYSTEM, USER, Message
+
+    if args.chat is None:
+        if args.system is not None:
+            raise UsageError("--system needs --chat (a system prompt belongs to a conversation).")
+        if args.text is None:
+            raise UsageError("give a prompt, or a message with --chat.")
+        return read_prompt(args.text), None
+    if args.text is not None:
+        raise UsageError("give either a prompt or --chat, not both.")
+    message = sys.stdin.read() if args.chat == "-" else args.chat
+    if not message.strip():
+        raise UsageError("the --chat message is empty; type a question or a request.")
+    system = () if args.system is None else (Message(SYSTEM, args.system),)
+    return "", (*system, Message(USER, message))
 
 
 def quiet_libraries() -> None:

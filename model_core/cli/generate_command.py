@@ -1,4 +1,5 @@
-"""`logitscope generate PROMPT`: continue a prompt token by token, greedy or sampled."""
+"""`logitscope generate PROMPT` or `logitscope generate --chat MESSAGE`: continue a prompt, or answer
+a message as the assistant (through the model's chat template), token by token, greedy or sampled."""
 
 from __future__ import annotations
 
@@ -11,54 +12,67 @@ import time
 from model_core.cli.common import (
     EXIT_OK,
     UsageError,
+    add_knob_options,
     add_prompt_options,
+    check_bias_ids,
+    knob_settings,
     load,
     model_json,
-    read_prompt,
+    read_input,
     token_text,
 )
 
 NAME = "generate"
-HELP = "continue a prompt token by token"
+HELP = "continue a prompt (or answer a --chat message) token by token"
 PROGRESS_EVERY_S = float(os.environ.get("LOGITSCOPE_PROGRESS_EVERY_S", "1.0"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_prompt_options(parser)
-    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--max-new-tokens", type=int, default=20, help="the max length of the reply")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--top-k", type=int, default=0, help="0 = off")
     parser.add_argument("--top-p", type=float, default=1.0, help="1 = off")
     parser.add_argument("--seed", type=int, default=0)
+    add_knob_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    text = read_prompt(args.text)
+    text, conversation = read_input(args)
     if args.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be at least 1.")
     if args.top_k < 0:
         raise UsageError("--top-k must be ≥ 0.")
-    from model_core.analysis.sampling import SamplingSettings
-    from model_core.engine.stepper import generate_text
-    from model_core.types.stop_reasons import STOP_MESSAGES
+    from model_core.engine.stepper import run_generation
+    from model_core.types.chat import conversation_json
+    from model_core.types.stop_reasons import stop_message
 
-    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.seed).validated()
+    settings = knob_settings(args, args.temperature, args.top_k, args.top_p, args.seed)
     lm = load(args)
+    check_bias_ids(settings, lm.info.vocab_size)
     progress = None if args.json else GenerationProgress(args.max_new_tokens)
-    trace, reason = generate_text(lm, text, args.max_new_tokens, settings, allow_special=args.allow_special,
-                                  on_token=progress)
+    stepper = run_generation(lm, text, args.max_new_tokens, settings, allow_special=args.allow_special,
+                             conversation=conversation, on_token=progress)
+    trace, reason, detail = stepper.trace, stepper.stop_reason, stepper.stop_detail
     new_ids = trace.tokens.ids[trace.n_prompt:]
     new_text = trace.generated_text
     if args.json:
-        print(json.dumps({
+        result = {
             "model": model_json(lm.info), "prompt": text, "generated": new_text,
-            "tokens": [{"id": int(i), "text": token_text(lm.tokenizer, i)} for i in new_ids],
-            "stop_reason": reason, "settings": vars(settings),
-        }, ensure_ascii=False))
+            "tokens": [{"id": int(i), "text": token_text(lm.tokenizer, i), "choice": c}
+                       for i, c in zip(new_ids, stepper.choices, strict=True)],
+            "stop_reason": reason, "stop_detail": detail,
+            "settings": {**vars(settings), "logit_bias": [list(e) for e in settings.logit_bias],
+                         "stop": list(settings.stop)},
+        }
+        if stepper.chat is not None:
+            result["chat"] = {"conversation": conversation_json(stepper.chat.conversation),
+                              "template_text": stepper.chat.text, "default_system": stepper.chat.default_system}
+        print(json.dumps(result, ensure_ascii=False))
     else:
         progress.finish()
-        print(text + new_text)
-        print(f"[{STOP_MESSAGES[reason]} {progress.summary(trace.n_tokens - trace.n_prompt)}]", file=sys.stderr)
+        print(new_text if conversation is not None else text + new_text)
+        print(f"[{stop_message(reason, detail)} {progress.summary(trace.n_tokens - trace.n_prompt)}]", file=sys.stderr)
     return EXIT_OK
 
 

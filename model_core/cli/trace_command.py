@@ -1,4 +1,6 @@
-"""`logitscope trace PROMPT`: the tokens and the next-token distribution (and the lens, a dump)."""
+"""`logitscope trace PROMPT` (or `--chat MESSAGE`): the tokens and the next-token distribution (and
+the lens, a dump). With decoding knobs, each listed token also gets its probability after them and
+the reasons a knob changed or removed it."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from model_core.analysis.experts import router_choices
 from model_core.cli.common import (
     EXIT_OK,
     UsageError,
+    add_knob_options,
     add_prompt_options,
+    check_bias_ids,
+    knob_settings,
     load,
     model_json,
-    read_prompt,
+    read_input,
     token_text,
 )
 from model_core.output_files import check_output_path
@@ -28,28 +33,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=10, help="how many next tokens to list (default 10)")
     parser.add_argument("--dump", metavar="FILE.npz", help="write the full trace arrays to an .npz file")
     parser.add_argument("--lens", action="store_true", help="add the logit lens at the last position")
+    add_knob_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    text = read_prompt(args.text)
+    text, conversation = read_input(args)
     if args.top_k < 0:
         raise UsageError("--top-k must be ≥ 0.")
+    settings = knob_settings(args)
     if args.dump:
         check_output_path(args.dump)  # before the model loads: a bad path is said at once
+    from model_core.analysis.sampling import SamplingSettings, shape_distribution
+    from model_core.engine.lens import with_lens
+    from model_core.engine.stepper import Stepper
     from model_core.engine.tracing import run_trace
     from model_core.types.trace_files import save_trace_npz
 
     lm = load(args)
-    trace = run_trace(lm, text, allow_special=args.allow_special)
+    check_bias_ids(settings, lm.info.vocab_size)
+    if conversation is not None:
+        trace = with_lens(lm, Stepper(lm, lens=False).start_chat(conversation, args.allow_special))
+    else:
+        trace = run_trace(lm, text, allow_special=args.allow_special)
     probs = trace.next_probs
+    knobs = settings != SamplingSettings()
+    dist = shape_distribution(trace.next_logits, settings, trace.tokens.ids) if knobs else None
     k = max(1, min(args.top_k, len(probs)))
-    top = np.argsort(-probs)[:k]
+    top = dist.rows(k) if dist is not None else np.argsort(-probs)[:k]
     tokenizer = lm.tokenizer
-    next_tokens = [
-        {"id": int(i), "text": token_text(tokenizer, i), "prob": float(probs[i]), "logit": float(trace.next_logits[i])}
-        for i in top
-    ]
-    tokens = [{"id": int(i), "text": t} for i, t in zip(trace.tokens.ids, trace.tokens.texts, strict=True)]
+    next_tokens = []
+    for i in top:
+        row = {"id": int(i), "text": token_text(tokenizer, i), "prob": float(probs[i]),
+               "logit": float(trace.next_logits[i])}
+        if dist is not None:
+            row.update(sampling_prob=float(dist.shaped[i]), kept=bool(dist.kept[i]), why=dist.reasons(int(i)))
+        next_tokens.append(row)
+    table = trace.tokens
+    tokens = [{"id": int(i), "text": label, "control": True} if special else {"id": int(i), "text": t}
+              for i, t, label, special in zip(table.ids, table.texts, table.labels, table.special, strict=True)]
     if args.dump:
         save_trace_npz(trace, args.dump)
     choices = router_choices(trace.router_ids, trace.router_weights, trace.n_tokens - 1) if trace.is_moe else []
@@ -58,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         if trace.is_moe:  # which experts the last token went through, per MoE layer
             result["router"] = [{"layer": c.layer, "experts": list(c.experts), "weights": list(c.weights)}
                                 for c in choices]
+        if knobs:
+            result["settings"] = {**vars(settings), "logit_bias": [list(e) for e in settings.logit_bias],
+                                  "stop": list(settings.stop)}
         if args.lens:
             result["logit_lens"] = [
                 [{"id": int(i), "text": token_text(tokenizer, i), "prob": float(p)} for i, p in zip(ids, ps, strict=True)]
@@ -69,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{trace.n_tokens} tokens: " + " | ".join(trace.tokens.labels))
     print("next token:")
     for row in next_tokens:
-        print(f"  {row['prob'] * 100:6.2f}%  {row['text']!r}  (id {row['id']}, logit {row['logit']:.2f})")
+        line = f"  {row['prob'] * 100:6.2f}%  {row['text']!r}  (id {row['id']}, logit {row['logit']:.2f})"
+        if dist is not None:
+            line += f"  → {row['sampling_prob'] * 100:6.2f}% after the knobs"
+            if row["why"]:
+                line += f" ({'; '.join(row['why'])})"
+        print(line)
     if choices:
         print("experts of the last token:")
         for c in choices:

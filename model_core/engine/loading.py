@@ -11,6 +11,7 @@ device and an offload folder for what does not fit, in the dtype the user picks.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from model_core.engine.devices import describe_device, resolve_device
 from model_core.engine.model_files import ModelFiles, locate
 from model_core.errors import Cancelled, ModelLoadError
 from model_core.progress import Progress, silent
+from model_core.types.chat import ChatTemplateInfo
 from model_core.types.memory_sizes import parse_max_memory
 from model_core.types.model_info import BUILTIN, DTYPE_CHOICES, GPT2_FAMILY, ModelInfo
 
@@ -51,6 +53,26 @@ class LoadedModel:
         if ids is None:
             return frozenset()
         return frozenset([ids] if isinstance(ids, int) else ids)
+
+    @functools.cached_property
+    def chat_template(self) -> ChatTemplateInfo:
+        """The chat template's facts: whether there is one, its default system prompt, its end-of-turn token."""
+        from model_core.engine.chat_template import template_info
+
+        return template_info(self.tokenizer)
+
+    @property
+    def end_of_turn_ids(self) -> frozenset[int]:
+        return frozenset(self.chat_template.end_of_turn_ids)
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """Tokens that end generation: the generation config's end-of-sequence ids, the tokenizer's
+        end-of-text token and the chat template's end-of-turn token."""
+        ids = set(self.eos_ids) | set(self.end_of_turn_ids)
+        if isinstance(self.tokenizer.eos_token_id, int):
+            ids.add(self.tokenizer.eos_token_id)
+        return frozenset(ids)
 
 
 def _hub_snapshot(repo_id: str, progress: Progress) -> Path:

@@ -51,12 +51,17 @@ def encode(lm: LoadedModel, text: str, allow_special: bool = False) -> list[int]
     ids = lm.tokenizer(text, add_special_tokens=True, split_special_tokens=not allow_special)["input_ids"]
     if not ids:
         raise PromptError("The prompt produced no tokens.")
+    return check_length(lm, list(ids))
+
+
+def check_length(lm: LoadedModel, ids: list[int], what: str = "The prompt", fix: str = "Shorten it.") -> list[int]:
+    """`ids`, or PromptError when they are longer than can be traced (saying which limit and why)."""
     context, limit = lm.info.context_length, token_limit(lm)
     if len(ids) > limit:
         why = (f"{lm.info.name} reads at most {context:,}" if limit == context
                else f"Logitscope traces at most {limit:,} (every head's attention grows with the square of the length)")
-        raise PromptError(f"The prompt is {len(ids):,} tokens but {why}. Shorten it.")
-    return list(ids)
+        raise PromptError(f"{what} is {len(ids):,} tokens but {why}. {fix}")
+    return ids
 
 
 def check_generation_length(lm: LoadedModel, n_prompt: int, max_new_tokens: int) -> None:

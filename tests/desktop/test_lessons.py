@@ -43,6 +43,15 @@ def test_builtin_lessons_parse_and_use_known_docks():
     ({"title": "t", "steps": [{"title": "a", "text": "b", "colour": 1}]}, "unknown field(s) colour"),
     ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"temperature": -1}}]}, "temperature"),
     ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"warmth": 1}}]}, "unknown sampling setting"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "chat": [{"role": "robot", "content": "x"}]}]},
+     "\"chat\" must be a list of"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "chat": []}]}, "conversation is empty"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "prompt": "p", "chat": [{"role": "user", "content": "x"}]}]},
+     "not both"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "run_mode": "fast"}]}, "\"run_mode\" must be greedy"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"logit_bias": [[1]]}}]}, "logit_bias"),
+    ({"title": "t", "steps": [{"title": "a", "text": "b", "settings": {"repetition_penalty": 0.0}}]},
+     "repetition penalty must be in"),
 ])
 def test_bad_lesson_files_say_what_is_wrong(tmp_path, data, expected):
     path = write(tmp_path, data)
@@ -153,3 +162,47 @@ def test_presentation_keys_page_through_a_builtin_lesson(make_window, qtbot):
         assert player.index == 1
     finally:
         window.presentation.leave()
+
+
+def test_parse_keeps_chat_run_mode_and_the_new_knobs():
+    from model_core.types.chat import Message
+
+    lesson = parse_lesson({"title": "T", "steps": [{
+        "title": "a", "text": "b", "chat": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        "run_mode": "sampled", "settings": {"min_p": 0.1, "stop": ["\n"], "logit_bias": [[7, -100]]}}]})
+    step = lesson.steps[0]
+    assert step.chat == (Message("system", "Be brief."), Message("user", "Hi")) and step.run_mode == "sampled"
+    assert dict(step.settings) == {"min_p": 0.1, "stop": ("\n",), "logit_bias": ((7, -100.0),)}
+
+
+@pytest.mark.builtin
+def test_the_assistant_lesson_contrasts_raw_text_and_chat(make_window, qtbot):
+    from viz.token_chips import MARK_SYSTEM
+
+    window = make_window(prompt=CAPITAL)
+    player, state, prompt = window.lessons, window.state, window.prompt_panel
+    lesson = next(lesson for lesson in builtin_lessons() if lesson.source.startswith("04_"))
+    player.lesson = lesson
+
+    def go(index):
+        with qtbot.waitSignal(player.step_applied, timeout=120_000):
+            player.go(index)
+        qtbot.waitUntil(lambda: not window.traces.running, timeout=180_000)
+
+    go(0)
+    assert prompt.mode == "text" and state.result.chat is None
+    assert window.distribution_panel.bars.bar_text(0).startswith("<|im_end|>")
+    assert 0.6 < window.distribution_panel.bars.bar_values()[0] < 0.75  # "about 67%"
+    go(1)
+    assert state.result.stop_reason == "end_of_turn" and state.result.n_new == 1
+    go(2)
+    assert prompt.mode == "chat" and state.result.chat is not None
+    chips = prompt.chips
+    assert MARK_SYSTEM in [chips.chip(i).mark for i in range(chips.count())]
+    go(4)
+    assert state.result.reply == "The capital of France is Paris." and state.result.stop_reason == "end_of_turn"
+    go(6)
+    assert state.result.reply.startswith("Aye, me name be Captain Blackwood")
+    go(7)
+    assert state.settings.bias == {7042: -100.0}
+    assert state.result.reply == "The capital of France is Londre."

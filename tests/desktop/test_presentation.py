@@ -268,10 +268,13 @@ def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
     dock.setFloating(True)  # e.g. dragged beside the slides: a third of a 1920-pixel projector
     dock.resize(640, 600)
     qtbot.waitUntil(lambda: panel.width() <= 640, timeout=5_000)
-    controls = [panel.temperature, panel.top_k, panel.top_p, panel.seed, panel.show_logits, panel.n_samples,
-                panel.sample_many]
-    labels = [w for w in panel.findChildren(QLabel) if w.text() in ("Temperature", "Top-k", "Top-p", "Seed")]
-    assert len(labels) == 4
+    panel.more.setChecked(True)  # the second row of knobs too
+    controls = [panel.temperature, panel.top_k, panel.top_p, panel.min_p, panel.seed, panel.more, panel.show_logits,
+                panel.n_samples, panel.sample_many, panel.repetition, panel.frequency, panel.presence, panel.stop,
+                panel.bias, panel.reset_knobs]
+    names = ("Temperature", "Top-k", "Top-p", "Min-p", "Seed", "Rep. penalty", "Freq.", "Pres.", "Stop", "Bias")
+    labels = [w for w in panel.findChildren(QLabel) if w.text() in names]
+    assert len(labels) == len(names)
     for control in controls + labels:
         box = _in_window(control, panel)
         assert box.left() >= 0 and box.right() < panel.width(), control

@@ -52,11 +52,15 @@ def test_save_and_reopen_in_a_new_window(make_window, qtbot, tmp_path):
     path = first.sessions.save(tmp_path / "lesson")
     assert path.name == "lesson.logitscope.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["format"] == "logitscope-session" and data["version"] == 1
+    assert data["format"] == "logitscope-session" and data["version"] == 2
     assert data["model"] == {"spec": "builtin", "device": "cpu"}
-    assert data["prompt"] == {"text": CAPITAL, "allow_special": False}
+    assert data["prompt"] == {"text": CAPITAL, "allow_special": False, "mode": "text"}
     assert data["generated_ids"] == trace.tokens.ids[12:].tolist()
-    assert data["sampling"] == {"temperature": 1.3, "top_k": 40, "top_p": 0.9, "seed": 7}
+    assert data["generated_choices"] == ["greedy", "sampled"]
+    assert data["sampling"] == {"temperature": 1.3, "top_k": 40, "top_p": 0.9, "seed": 7, "min_p": 0.0,
+                                "repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0,
+                                "logit_bias": [], "stop": []}
+    assert data["run_mode"] == "greedy"
     assert data["max_new_tokens"] == 33
     assert data["selection"] == {"position": 3, "layer": 1, "head": 2, "follow_last": False}
     assert data["layout"]["state"] and all(data["layout"]["visible"].values())
@@ -72,6 +76,7 @@ def test_save_and_reopen_in_a_new_window(make_window, qtbot, tmp_path):
     assert second.distribution_panel.settings() == state.settings
     assert second.generation_panel.max_new.value() == 33
     assert second.generation_panel.counter.text() == "2 / 33"
+    assert second.state.result.choices == ("greedy", "sampled")
     assert second.banner.text() == ""
     assert str(path) in second.sessions.recent_sessions.items()
 
@@ -224,3 +229,79 @@ def test_recent_prompts_and_sessions(make_window, qtbot, tmp_path):
     menu.actions()[0].trigger()
     assert "no longer exists" in window.banner.text()
     assert str(paths[-1]) not in window.sessions.recent_sessions.items()
+
+
+def test_chat_mode_conversation_and_every_knob_come_back(make_window, qtbot, tmp_path, tiny_chat_dir):
+    from model_core.types.chat import ASSISTANT, SYSTEM, USER, Message
+
+    first = make_window(model=str(tiny_chat_dir), prompt="Hello")
+    panel = first.prompt_panel
+    panel.chat.set_state("Be brief.", (Message(USER, "Hi"), Message(ASSISTANT, "Hello!")), "")
+    with qtbot.waitSignal(first.state.projection_changed, timeout=60_000):
+        panel.set_mode("chat")
+    panel.chat.message.setText("What now?")
+    with qtbot.waitSignal(first.state.projection_changed, timeout=60_000):
+        panel.send()
+    knobs = SamplingSettings(temperature=0.9, seed=3, min_p=0.02, repetition_penalty=1.3, frequency_penalty=0.2,
+                             presence_penalty=-0.1, logit_bias=((5, -100.0), (9, 2.5)), stop=("zzz",))
+    first.state.set_settings(knobs)
+    act(first, qtbot, "sample")
+    act(first, qtbot, "step")
+    first.generation_panel.set_run_mode("sampled")
+    panel.chat.message.setText("unsent words")
+    ids = first.state.trace.tokens.ids.tolist()
+    path = first.sessions.save(tmp_path / "chat")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["prompt"]["mode"] == "chat" and data["chat"]["system"] == "Be brief."
+    assert data["chat"]["draft"] == "unsent words"
+    assert data["sampling"]["logit_bias"] == [[5, -100.0], [9, 2.5]] and data["sampling"]["stop"] == ["zzz"]
+
+    second = make_window(prompt=CAPITAL)
+    restore(second, qtbot, path)
+    panel2 = second.prompt_panel
+    assert panel2.mode == "chat"
+    assert panel2.conversation() == (Message(SYSTEM, "Be brief."), Message(USER, "Hi"), Message(ASSISTANT, "Hello!"),
+                                     Message(USER, "What now?"))
+    assert panel2.chat.draft() == "unsent words"
+    assert second.state.trace.tokens.ids.tolist() == ids
+    assert second.state.result.chat is not None
+    assert second.state.result.choices == ("sampled", "greedy")
+    assert second.state.settings == knobs
+    assert second.distribution_panel.settings() == knobs
+    assert not second.generation_panel.run_greedy
+    assert second.banner.text() == ""
+
+
+def test_version_1_files_are_still_read(make_window, qtbot, tmp_path):
+    window = make_window(prompt="Hello")
+    path = tmp_path / "old.logitscope.json"
+    path.write_text(json.dumps({
+        "format": "logitscope-session", "version": 1, "saved_at": "2024-01-01T00:00:00+00:00",
+        "model": {"spec": "builtin", "device": "cpu"}, "prompt": {"text": CAPITAL, "allow_special": False},
+        "generated_ids": [7042], "sampling": {"temperature": 1.1, "top_k": 5, "top_p": 0.9, "seed": 4},
+        "max_new_tokens": 20, "selection": {"position": 12, "layer": 3, "head": 1, "follow_last": True},
+        "layout": {"state": "", "version": 1, "visible": {}},
+    }), encoding="utf-8")
+    restore(window, qtbot, path)
+    assert window.prompt_panel.mode == "text" and window.prompt_panel.text() == CAPITAL
+    assert window.state.trace.tokens.ids.tolist()[-1] == 7042
+    assert window.state.settings == SamplingSettings(1.1, 5, 0.9, 4)
+    assert not window.generation_panel.run_greedy  # version 1 ran to the end sampled
+    assert window.state.result.choices == ("given",)
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0, "repetition_penalty": 0}},
+     "repetition penalty must be in"),
+    ({"prompt": {"text": "", "mode": "chat"}, "chat": {"turns": []}}, "conversation is empty"),
+    ({"chat": {"turns": [{"role": "robot", "content": "x"}]}}, "conversation is not valid"),
+    ({"run_mode": "fast"}, "run mode"),
+])
+def test_bad_version_2_fields_are_explained(make_window, qtbot, tmp_path, change, why):
+    window = make_window(prompt=CAPITAL)
+    path = window.sessions.save(tmp_path / "s.logitscope.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(change)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert window.sessions.restore(path) is False
+    assert why in window.banner.text()

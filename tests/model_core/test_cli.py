@@ -37,7 +37,7 @@ def test_generate_is_seeded(tiny_llama_dir):
     a, b = run(*args), run(*args)
     assert a.returncode == 0, a.stderr
     assert json.loads(a.stdout)["generated"] == json.loads(b.stdout)["generated"]
-    assert json.loads(a.stdout)["stop_reason"] in ("max-length", "end-of-text")
+    assert json.loads(a.stdout)["stop_reason"] in ("max_length", "end_of_text", "end_of_turn")
 
 
 @pytest.mark.parametrize(
@@ -48,11 +48,24 @@ def test_generate_is_seeded(tiny_llama_dir):
         (("trace", "hi", "--model", "/no/such/folder"), "does not exist"),
         (("trace", "hi", "--model", "not a model name!"), "Unknown model"),
         (("generate", "hi", "--max-new-tokens", "0"), "at least 1"),
+        (("generate", "hi", "--repetition-penalty", "0"), "repetition penalty must be in (0, 10]"),
+        (("generate", "hi", "--frequency-penalty", "3"), "frequency penalty must be in [-2, 2]"),
+        (("trace", "hi", "--presence-penalty", "-2.5"), "presence penalty must be in [-2, 2]"),
+        (("trace", "hi", "--min-p", "1.5"), "min-p must be in [0, 1]"),
+        (("generate", "hi", "--logit-bias", "12"), "must be written ID=BIAS"),
+        (("generate", "hi", "--logit-bias", "12=400"), "the bias must be in [-100, 100]"),
+        (("generate", "hi", "--stop", ""), "stop sequence cannot be empty"),
+        (("generate", "--chat", "  "), "--chat message is empty"),
+        (("generate", "hi", "--chat", "hello"), "not both"),
+        (("generate", "hi", "--system", "be brief"), "--system needs --chat"),
+        (("generate",), "give a prompt"),
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line(args, message):
     out = run(*args)
     assert out.returncode != 0
+    if any(a.startswith("--") and a not in ("--model", "--max-new-tokens") for a in args) or args == ("generate",):
+        assert out.returncode == 2  # a bad option or value: a usage error
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.strip()]) == 1
@@ -124,3 +137,53 @@ def test_generation_reports_progress_on_stderr_but_not_with_json(tiny_gpt2_dir):
     assert "tokens/s)" in lines[-1]  # the stop line says how fast it went
     quiet = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300, env=env)
     assert quiet.returncode == 0 and "generating:" not in quiet.stderr
+def test_generate_chat_goes_through_the_template_and_reports_the_stop(tiny_chat_dir):
+    from transformers import AutoTokenizer
+
+    out = run("generate", "--chat", "What is the capital of France?", "--model", str(tiny_chat_dir),
+              "--max-new-tokens", "5", "--json", "--repetition-penalty", "1.2", "--min-p", "0.05",
+              "--logit-bias", "7=-100", "--stop", "zz")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    tok = AutoTokenizer.from_pretrained(tiny_chat_dir)
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    assert result["chat"]["template_text"] == tok.apply_chat_template(messages, tokenize=False,
+                                                                      add_generation_prompt=True)
+    assert result["chat"]["default_system"] == "You are Tiny, a test assistant."
+    assert result["stop_reason"] in ("max_length", "end_of_turn", "end_of_text", "stop_sequence")
+    assert 7 not in [t["id"] for t in result["tokens"]]
+    assert result["settings"]["repetition_penalty"] == 1.2 and result["settings"]["logit_bias"] == [[7, -100.0]]
+    # --system replaces the template's default
+    out = run("generate", "--chat", "Hi", "--system", "Be brief.", "--model", str(tiny_chat_dir),
+              "--max-new-tokens", "1", "--json")
+    assert json.loads(out.stdout)["chat"]["default_system"] == ""
+    assert "Be brief." in json.loads(out.stdout)["chat"]["template_text"]
+
+
+def test_chat_with_a_model_without_a_template_says_so(tiny_gpt2_dir):
+    out = run("generate", "--chat", "Hi", "--model", str(tiny_gpt2_dir))
+    assert out.returncode == 1
+    assert "no chat template" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_trace_shows_what_the_knobs_do(tiny_gpt2_dir):
+    plain = json.loads(run("trace", "Hello world", "--model", str(tiny_gpt2_dir), "--json").stdout)
+    favourite = plain["next_token"][0]["id"]
+    out = run("trace", "Hello world", "--model", str(tiny_gpt2_dir), "--json", "--logit-bias", f"{favourite}=-100",
+              "--repetition-penalty", "1.5")
+    assert out.returncode == 0, out.stderr
+    rows = {row["id"]: row for row in json.loads(out.stdout)["next_token"]}
+    assert rows[favourite]["sampling_prob"] == 0.0 and not rows[favourite]["kept"]
+    assert rows[favourite]["why"][0].startswith("banned by logit bias")
+    others = [r for i, r in rows.items() if i != favourite]
+    assert all(r["sampling_prob"] > r["prob"] for r in others if not r["why"])  # the banned one's share moved to them
+
+
+@pytest.mark.builtin
+def test_builtin_chat_answers_paris_and_stops_at_end_of_turn():
+    out = run("generate", "--chat", "What is the capital of France?", "--max-new-tokens", "40", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert "Paris" in result["generated"]
+    assert result["stop_reason"] == "end_of_turn" and result["stop_detail"] == "<|im_end|>"
+    assert result["chat"]["default_system"].startswith("You are a helpful AI assistant named SmolLM")

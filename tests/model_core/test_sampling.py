@@ -67,7 +67,9 @@ def test_bad_settings_are_refused(bad):
 
 
 def _kept_by_full_sort(logits: np.ndarray, st: SamplingSettings) -> np.ndarray:
-    """The textbook filter: one stable descending sort of the whole vocabulary."""
+    """The textbook filter, as transformers' warpers define it, by one stable descending sort of the
+    whole vocabulary: top-k keeps everything at least as likely as the k-th token (ties stay), then
+    top-p keeps the smallest prefix of top-k's survivors whose renormalised mass reaches p."""
     logits = np.asarray(logits, dtype=np.float32)
     scaled = softmax(logits if st.temperature == 0 else logits / st.temperature)
     order = np.argsort(-scaled, kind="stable")
@@ -75,9 +77,12 @@ def _kept_by_full_sort(logits: np.ndarray, st: SamplingSettings) -> np.ndarray:
     if st.temperature == 0:
         kept[order[0]] = True
         return kept
-    n = st.top_k if 0 < st.top_k < len(logits) else len(logits)
+    n = len(logits)
+    if 0 < st.top_k < len(logits):
+        n = int((scaled >= scaled[order[st.top_k - 1]]).sum())
     if st.top_p < 1.0:
-        cumulative = np.cumsum(scaled[order].astype(np.float64))
+        mass = scaled[order[:n]].astype(np.float64)
+        cumulative = np.cumsum(mass) / mass.sum()
         n = min(n, int(np.searchsorted(cumulative, st.top_p - 1e-6, side="left")) + 1)
     kept[order[:n]] = True
     return kept

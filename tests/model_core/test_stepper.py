@@ -114,3 +114,80 @@ def test_typing_on_reuses_the_prefix_and_equals_a_fresh_trace(which, request):
     # and generation continues correctly from a reused prefix
     after = stepper.step()
     assert_traces_equal(after, trace_ids(lm, after.tokens.ids.tolist()))
+
+
+# -- the knobs and the chat, against transformers' generate ------------------------------------------
+
+
+def test_greedy_with_penalty_and_bias_matches_generate(tiny_gpt2):
+    """Greedy decoding obeys the repetition penalty and the logit bias exactly as `generate` does."""
+    from model_core.analysis.sampling import bias_table
+
+    lm = tiny_gpt2
+    plain, _ = generate_text(lm, PROMPT, 10, None)
+    favourite = int(plain.tokens.ids[plain.n_prompt])  # what greedy says first, banned below
+    settings = SamplingSettings(temperature=0, repetition_penalty=1.4,
+                                logit_bias=bias_table([(favourite, -100.0), (7, 1.5)]))
+    trace, _ = generate_text(lm, PROMPT, 10, settings)
+    ids = torch.tensor([trace.tokens.ids[: trace.n_prompt].tolist()])
+    with torch.no_grad():
+        expected = lm.model.generate(ids, max_new_tokens=10, min_new_tokens=10, do_sample=False,
+                                     repetition_penalty=1.4, sequence_bias={(7,): 1.5},
+                                     suppress_tokens=[favourite], pad_token_id=lm.tokenizer.eos_token_id)
+    got = trace.tokens.ids.tolist()
+    assert got == expected[0, : len(got)].tolist()
+    assert favourite not in got[trace.n_prompt:]
+    assert got != plain.tokens.ids.tolist()
+
+
+def test_stop_sequence_stops_at_the_token_transformers_stops_at(tiny_gpt2):
+    from model_core.engine.stepper import STOP_SEQUENCE
+
+    lm = tiny_gpt2
+    free, _ = generate_text(lm, PROMPT, 30, None)
+    text = free.generated_text
+    stop = text[len(text) // 2: len(text) // 2 + 2]  # two characters from the middle of the free run
+    trace, reason = generate_text(lm, PROMPT, 30, SamplingSettings(temperature=0, stop=(stop,)))
+    ids = torch.tensor([free.tokens.ids[: free.n_prompt].tolist()])
+    with torch.no_grad():
+        expected = lm.model.generate(ids, max_new_tokens=30, do_sample=False, stop_strings=[stop],
+                                     tokenizer=lm.tokenizer, pad_token_id=lm.tokenizer.eos_token_id)
+    assert reason == STOP_SEQUENCE
+    assert trace.tokens.ids.tolist() == expected[0].tolist()
+    assert stop in trace.generated_text and stop not in trace.tokens.text(trace.n_prompt, trace.n_tokens - 1)
+
+
+def test_chat_prompt_is_the_templates_tokens_and_stops_at_end_of_turn(tiny_chat):
+    from model_core.engine.stepper import END_OF_TURN, GREEDY, SAMPLED
+    from model_core.types.chat import conversation
+
+    lm = tiny_chat
+    tok = lm.tokenizer
+    stepper = Stepper(lm, max_new_tokens=10)
+    conv = conversation([("user", "What is the capital of France?")])
+    trace = stepper.start_chat(conv)
+    expected = tok.apply_chat_template([m.to_json() for m in conv], add_generation_prompt=True)["input_ids"]
+    assert trace.tokens.ids.tolist() == list(expected) and trace.n_prompt == len(expected)
+    assert stepper.chat.conversation == conv
+    assert_traces_equal(trace, trace_ids(lm, list(expected)))
+    stepper.step()
+    stepper.sample(SamplingSettings(temperature=1.0, seed=1))
+    assert stepper.choices == (GREEDY, SAMPLED)
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    stepper.append(im_end)
+    assert stepper.stop_reason == END_OF_TURN and stepper.stop_detail == "<|im_end|>"
+    stepper.undo()
+    assert stepper.stop_reason is None and stepper.choices == (GREEDY, SAMPLED)
+    stepper.append(tok.convert_tokens_to_ids("<|endoftext|>"))
+    assert stepper.stop_reason == END_OF_TEXT and stepper.stop_detail == "<|endoftext|>"
+    stepper.reset()
+    assert stepper.choices == () and stepper.chat is not None
+
+
+def test_conversation_longer_than_the_context_is_refused(tiny_chat):
+    from model_core.errors import PromptError
+    from model_core.types.chat import conversation
+
+    stepper = Stepper(tiny_chat)
+    with pytest.raises(PromptError, match="The conversation is .* tokens but .* reads at most 256"):
+        stepper.start_chat(conversation([("user", "word " * 300)]))

@@ -89,6 +89,42 @@ def test_counts_draw_frequency_bars_and_text(bars: ProbabilityBars) -> None:
     assert not bars.count_item.isVisible()
 
 
+def test_shares_are_count_over_all_draws_on_the_probability_scale(bars: ProbabilityBars) -> None:
+    """1000 draws of which the bars show 850: each share is count / 1000, never count / 850 (which
+    made "737× (86.8%)" sit beside p = 74.3% with a count bar longer than the probability bar)."""
+    draws = 1000
+    counts = np.array([737, 60, 30, 13, 10])  # 850 shown; 150 went to tokens not in the bars
+    bars.set_data(LABELS, PROBS, KEPT, logits=LOGITS, counts=counts, draws=draws)
+    np.testing.assert_allclose(bars.shares(), counts / draws)
+    np.testing.assert_allclose(bars.count_item.opts["width"], counts / draws)
+    assert bars.count_text(0) == "737× (73.7%)"
+    assert all(f"({100 * c / draws:.1f}%)" in bars.bar_text(i) for i, c in enumerate(counts))
+    assert bars.count_item.opts["width"].sum() <= 1.0
+    with pytest.raises(ValueError, match="fewer than the counts"):
+        bars.set_data(LABELS, PROBS, KEPT, counts=counts, draws=100)
+
+
+def test_moved_and_removed_bars_say_why_on_hover(bars: ProbabilityBars, qtbot) -> None:
+    before = np.array([np.nan, 0.05, np.nan, np.nan, 0.3])
+    notes = ["", "repetition penalty 1.3 (2× in the text so far)", "cut by top-k 2", "", "banned by logit bias -100"]
+    kept = np.array([True, True, False, True, False])
+    bars.set_data(LABELS, PROBS, kept, logits=LOGITS, before=before, notes=notes)
+    assert bars.is_moved(1) and not bars.is_moved(0)
+    np.testing.assert_allclose(bars.ghost_item.opts["width"], [0.05, 0.3])  # outlines where the model put them
+    assert bars.ghost_item.isVisible()
+    assert "repetition penalty 1.3" in bars.hover_text(1) and "model alone: 0.0500" in bars.hover_text(1)
+    assert bars.hover_text(4).endswith("banned by logit bias -100")
+    assert bars.hover_text(3).endswith("(filtered out)") is False and "cut" not in bars.hover_text(3)
+    vb = bars.getPlotItem().vb
+    bars._on_mouse_moved(vb.mapViewToScene(QPointF(0.01, 1)))
+    assert "repetition penalty" in bars.toolTip()
+    # a moved bar is paler than an untouched kept one
+    brushes = bars.bar_item.opts["brushes"]
+    assert brushes[1].color().lightness() > brushes[0].color().lightness()
+    bars.set_data(LABELS, PROBS, KEPT, logits=LOGITS)
+    assert not bars.ghost_item.isVisible()
+
+
 def test_mismatched_lengths_raise(bars: ProbabilityBars) -> None:
     with pytest.raises(ValueError):
         bars.set_data(LABELS, PROBS[:3], KEPT)

@@ -127,3 +127,29 @@ def test_set_palette_repaints_in_new_colours(chips: TokenChips) -> None:
     assert chips.chip(0).background_colour() == QColor(DARK.surface)
     chips.set_selected(0)
     assert chips.chip(0).border_colour() == QColor(DARK.selection)
+
+
+def test_control_tokens_and_template_parts_are_drawn_apart(show) -> None:
+    from viz.token_chips import MARK_GENERATION, MARK_SYSTEM, MARK_TEMPLATE, chip_legend
+
+    labels = ["<|im_start|>", "system", "You", "Hi", "<|im_end|>", "<|im_start|>", "assistant"]
+    control = [True, False, False, False, True, True, False]
+    marks = [MARK_TEMPLATE, MARK_TEMPLATE, MARK_SYSTEM, "", MARK_TEMPLATE, MARK_GENERATION, MARK_GENERATION]
+    widget = show(TokenChips(font_size=11), (700, 200))
+    widget.set_tokens(labels, list(range(7)), control=control, marks=marks)
+    start, typed, system = widget.chip(0), widget.chip(3), widget.chip(2)
+    assert start.is_control and not typed.is_control
+    assert start.background_colour() == QColor(LIGHT.control_fill) != typed.background_colour()
+    assert start.border_colour() == QColor(LIGHT.control) and typed.border_colour() is None
+    assert start.text_colour() == QColor(LIGHT.control)
+    assert system.mark == MARK_SYSTEM and system.mark_colour() == QColor(LIGHT.system_mark)
+    assert widget.chip(6).mark_colour() == QColor(LIGHT.generation_mark)
+    assert typed.mark == "" and typed.mark_colour() is None
+    assert system._label_font().italic() and not typed._label_font().italic()
+    # a strip of the system prompt's colour is painted along the bottom of its chip
+    image = system.grab().toImage()
+    bottom = [image.pixelColor(x, image.height() - 3 - 1) for x in range(4, image.width() - 4)]
+    assert any(c.rgb() == QColor(LIGHT.system_mark).rgb() for c in bottom)
+    assert "control token" in chip_legend() and "default system prompt" in chip_legend()
+    with pytest.raises(ValueError):
+        widget.set_tokens(["a"], [1], marks=["nonsense"])

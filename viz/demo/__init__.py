@@ -23,6 +23,7 @@ DEMOS: dict[str, Callable[[], QWidget]] = {
     "heads": attention.heads,
     "qkv": attention.qkv,
     "chips": tokens.chips,
+    "chat_chips": tokens.chat_chips,
     "flow": tokens.flow,
     "distribution": distribution.distribution,
     "trajectory": trajectory.trajectory,

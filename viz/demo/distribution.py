@@ -11,21 +11,33 @@ N_BARS = 12  # as many as the distribution panel shows
 
 
 def distribution() -> ProbabilityBars:
-    """ProbabilityBars: next token after "…of Italy is" at temperature 0.8, top-p 0.9, 200 samples."""
+    """ProbabilityBars: after "…of Italy is" at T 0.8, top-p 0.9, one token penalised, one banned, 200 draws."""
     labels, probs = fake.lens_distributions()
     logits = np.log(probs[-1]) + 3.1  # [V] any constant shift: softmax forgets it
     temperature, top_p = 0.8, 0.9
-    scaled = fake.softmax(logits / temperature)  # [V]
-    order = np.argsort(scaled)[::-1]  # [V] most likely first
-    cumulative = np.cumsum(scaled[order])
+    model = fake.softmax(logits / temperature)  # [V] the model alone, at this temperature
+    order = np.argsort(model)[::-1]  # [V] most likely first
+    penalised, banned = order[1], order[3]  # as a repetition penalty and a logit bias of -100 would
+    adjusted = logits.copy()
+    adjusted[penalised] -= 0.5
+    adjusted[banned] = -np.inf
+    scaled = fake.softmax(adjusted / temperature)  # [V]
+    ranked = np.argsort(scaled)[::-1]
+    cumulative = np.cumsum(scaled[ranked])
     kept = np.zeros_like(scaled, dtype=bool)
-    kept[order[: int(np.searchsorted(cumulative, top_p)) + 1]] = True  # the smallest set reaching p
+    kept[ranked[: int(np.searchsorted(cumulative, top_p)) + 1]] = True  # the smallest set reaching p
     shaped = np.where(kept, scaled, 0.0) / scaled[kept].sum()  # [V]
-    counts = fake.rng(23).multinomial(200, shaped)  # [V]
+    draws = 200
+    counts = fake.rng(23).multinomial(draws, shaped)  # [V]
     top = order[:N_BARS]
+    top = top[np.argsort(-scaled[top], kind="stable")]  # ordered by what the sampler now gives them
+    notes = ["repetition penalty 1.3 (2× in the text so far)" if i == penalised else
+             "banned by logit bias -100" if i == banned else "" if kept[i] else f"cut by top-p {top_p:g}"
+             for i in top]
+    before = np.where(np.isin(top, [penalised, banned]), model[top], np.nan)
     widget = ProbabilityBars()
     # As the panel does: kept bars show the renormalised probability, filtered ones the tempered one.
     widget.set_data([labels[i] for i in top], np.where(kept[top], shaped[top], scaled[top]), kept[top],
-                    logits[top], counts[top])
+                    logits[top], counts[top], draws=draws, before=before, notes=notes)
     widget.resize(620, 520)
     return widget

@@ -1,4 +1,5 @@
-"""Token chips (the prompt as clickable boxes) and the wrapping layout they and the sampling controls use."""
+"""Token chips (the prompt as clickable boxes, also a chat prompt's control tokens and template parts)
+and the wrapping layout they and the sampling controls use."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from viz.demo import fake
 from viz.flow_layout import FlowLayout
-from viz.token_chips import TokenChips
+from viz.token_chips import MARK_GENERATION, MARK_SYSTEM, MARK_TEMPLATE, TokenChips, chip_legend
 
 
 def chips() -> TokenChips:
@@ -34,6 +35,42 @@ def chips() -> TokenChips:
     widget.set_weights(weights / weights.max())  # the panel scales the row so its peak is full tint
     widget.resize(620, 130)
     return widget
+
+
+# A ChatML prompt as a chat template renders it (made-up ids): (label, id, control token, added by)
+CHAT = [
+    ("<|im_start|>", 1, True, MARK_TEMPLATE), ("system", 9690, False, MARK_TEMPLATE), ("↵", 198, False, MARK_TEMPLATE),
+    ("You", 2683, False, MARK_SYSTEM), ("␣are", 359, False, MARK_SYSTEM), ("␣a", 253, False, MARK_SYSTEM),
+    ("␣helpful", 5356, False, MARK_SYSTEM), ("␣assistant", 11173, False, MARK_SYSTEM),
+    ("<|im_end|>", 2, True, MARK_TEMPLATE), ("↵", 198, False, MARK_TEMPLATE),
+    ("<|im_start|>", 1, True, MARK_TEMPLATE), ("user", 4093, False, MARK_TEMPLATE), ("↵", 198, False, MARK_TEMPLATE),
+    ("What", 1780, False, ""), ("␣is", 314, False, ""), ("␣the", 260, False, ""), ("␣capital", 3575, False, ""),
+    ("␣of", 282, False, ""), ("␣France", 4649, False, ""), ("?", 47, False, ""),
+    ("<|im_end|>", 2, True, MARK_TEMPLATE), ("↵", 198, False, MARK_TEMPLATE),
+    ("<|im_start|>", 1, True, MARK_GENERATION), ("ass", 520, False, MARK_GENERATION),
+    ("istant", 9531, False, MARK_GENERATION), ("↵", 198, False, MARK_GENERATION),
+    ("The", 504, False, ""), ("␣capital", 3575, False, ""), ("␣of", 282, False, ""), ("␣France", 4649, False, ""),
+    ("␣is", 314, False, ""), ("␣Paris", 7042, False, ""), (".", 30, False, ""), ("<|im_end|>", 2, True, ""),
+]
+N_CHAT_PROMPT = 26  # the reply starts after the generation prompt
+
+
+def chat_chips() -> QWidget:
+    """TokenChips of a chat prompt: control tokens drawn apart, the template's hidden system prompt marked."""
+    page = QWidget()
+    legend = QLabel(chip_legend())
+    legend.setWordWrap(True)
+    widget = TokenChips()
+    widget.set_tokens([c[0] for c in CHAT], [c[1] for c in CHAT],
+                      [f"position {i} · id {c[1]}" + (f" · added by the template ({c[3]})" if c[3] else "")
+                       for i, c in enumerate(CHAT)],
+                      new_from=N_CHAT_PROMPT, control=[c[2] for c in CHAT], marks=[c[3] for c in CHAT])
+    widget.set_selected(len(CHAT) - 1)
+    column = QVBoxLayout(page)
+    column.addWidget(legend)
+    column.addWidget(widget, 1)
+    page.resize(760, 260)
+    return page
 
 
 def _pair(label: str, widget: QWidget, extra: QWidget | None = None) -> QWidget:

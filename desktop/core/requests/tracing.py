@@ -18,7 +18,9 @@ import numpy as np
 
 from desktop.core.requests.base import Request, WorkerSession, handles
 from model_core.analysis.sampling import SamplingSettings
+from model_core.types.chat import NO_TEMPLATE, ChatPrompt, ChatTemplateInfo, Conversation
 from model_core.types.model_info import ModelInfo
+from model_core.types.stop_reasons import STOP_SEQUENCE
 from model_core.types.trace import Trace
 
 RUN_PROJECTION_S = 0.25  # during Run to end, at most this often a new trajectory projection
@@ -35,7 +37,8 @@ ACTIONS = (STEP, SAMPLE, UNDO, RESET, RUN)
 class LoadedResult:
     info: ModelInfo
     vocab_labels: tuple[str, ...]  # readable label for every token id, so the GUI never needs the tokenizer
-    eos_ids: frozenset[int]
+    eos_ids: frozenset[int]  # every token that ends generation (end of text, end of turn)
+    chat: ChatTemplateInfo = NO_TEMPLATE  # the model's chat template: whether there is one, what it adds
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,18 @@ class TraceResult:
     max_new_tokens: int
     stop_reason: str | None
     action: str = "trace"  # "trace", "replay" or one of ACTIONS
+    stop_detail: str = ""  # the end token (<|im_end|>) or the stop sequence that stopped it
+    choices: tuple[str, ...] = ()  # [n_new] how each generated token was chosen: greedy, sampled, given
+    chat: ChatPrompt | None = None  # the conversation the prompt was rendered from (None: raw text)
+
+    @property
+    def reply(self) -> str:
+        """The generated text as a turn of the conversation: control tokens left out, and cut before
+        a stop sequence that ended it (as chat APIs return it)."""
+        text = self.trace.tokens.text(self.trace.n_prompt)
+        if self.stop_reason == STOP_SEQUENCE and self.stop_detail and self.stop_detail in text:
+            text = text[: text.index(self.stop_detail)]
+        return text
 
 
 @dataclass(frozen=True)
@@ -96,9 +111,13 @@ class LoadRequest(Request):
 
 @dataclass(frozen=True)
 class TraceRequest(Request):
+    """Trace a new prompt: raw `text`, or (when `chat` is given) a conversation rendered by the
+    model's chat template (then `text` is unused)."""
+
     text: str
     allow_special: bool = False
     max_new_tokens: int = 20
+    chat: Conversation | None = None
     kind: ClassVar[str] = "trace"
 
 
@@ -115,10 +134,11 @@ class StepRequest(Request):
 
 @dataclass(frozen=True)
 class RunRequest(Request):
-    """Generate until a stop: greedy at temperature 0, sampled otherwise. Cancel stops it."""
+    """Generate until a stop: every token greedy (as Step) or sampled (as Sample). Cancel stops it."""
 
     settings: SamplingSettings = SamplingSettings()
     max_new_tokens: int = 20
+    greedy: bool = True
     supersedable: ClassVar[bool] = False
     kind: ClassVar[str] = "run"
 
@@ -129,6 +149,8 @@ class ReplayRequest(Request):
 
     token_ids: tuple[int, ...]
     max_new_tokens: int = 20
+    choices: tuple[str, ...] = ()  # how each was chosen when first generated ("given" when unknown)
+    settings: SamplingSettings = SamplingSettings()  # for its stop sequences
     supersedable: ClassVar[bool] = False
     kind: ClassVar[str] = "replay"
 
@@ -184,7 +206,7 @@ def load(session: WorkerSession, request: LoadRequest) -> LoadedResult:
     lm = load_model(request.spec, device=request.device, progress=session.progress)
     labels = vocab_labels(lm.tokenizer, lm.info.vocab_size)
     session.lm, session.stepper = lm, Stepper(lm, lens=False)  # the lens is asked for (`LensRequest`) when shown
-    return LoadedResult(lm.info, labels, lm.eos_ids)
+    return LoadedResult(lm.info, labels, lm.stop_ids, lm.chat_template)
 
 
 def traced(session: WorkerSession, action: str) -> TraceResult:
@@ -192,7 +214,8 @@ def traced(session: WorkerSession, action: str) -> TraceResult:
     session.trace_id += 1
     stepper = session.stepper
     return TraceResult(trace_id=session.trace_id, trace=stepper.trace, n_new=stepper.n_new,
-                       max_new_tokens=stepper.max_new_tokens, stop_reason=stepper.stop_reason, action=action)
+                       max_new_tokens=stepper.max_new_tokens, stop_reason=stepper.stop_reason, action=action,
+                       stop_detail=stepper.stop_detail, choices=stepper.choices, chat=stepper.chat)
 
 
 def projected(session: WorkerSession) -> ProjectionResult:
@@ -213,7 +236,10 @@ def followups(session: WorkerSession) -> Iterator[ProjectionResult | SurprisalRe
 @handles(TraceRequest)
 def trace_prompt(session: WorkerSession, request: TraceRequest) -> Iterator:
     session.stepper.max_new_tokens = request.max_new_tokens
-    session.stepper.start(request.text, allow_special=request.allow_special)
+    if request.chat is not None:
+        session.stepper.start_chat(request.chat, allow_special=request.allow_special)
+    else:
+        session.stepper.start(request.text, allow_special=request.allow_special)
     yield traced(session, "trace")
     yield from followups(session)
 
@@ -223,7 +249,7 @@ def step(session: WorkerSession, request: StepRequest) -> Iterator:
     stepper = session.stepper
     stepper.max_new_tokens = request.max_new_tokens
     if request.action == STEP:
-        stepper.step()
+        stepper.step(request.settings)
     elif request.action == SAMPLE:
         stepper.sample(request.settings)
     elif request.action == UNDO:
@@ -240,11 +266,11 @@ def step(session: WorkerSession, request: StepRequest) -> Iterator:
 def run(session: WorkerSession, request: RunRequest) -> Iterator:
     stepper, progress = session.stepper, session.progress
     stepper.max_new_tokens = request.max_new_tokens
-    greedy = request.settings.temperature == 0
+    greedy = request.greedy or request.settings.temperature == 0
     projected_at = 0.0
     while stepper.stop_reason is None:
         progress.check()
-        stepper.step() if greedy else stepper.sample(request.settings)
+        stepper.step(request.settings) if greedy else stepper.sample(request.settings)
         yield traced(session, RUN)
         # The window redraws a run every 120 ms; a PCA after every token would cost more
         # than the token itself, so the trajectories follow a few times a second.
@@ -263,11 +289,15 @@ def replay(session: WorkerSession, request: ReplayRequest) -> Iterator:
     stepper = session.stepper
     if any(not 0 <= int(i) < session.lm.info.vocab_size for i in request.token_ids):
         raise LogitscopeError("The session's generated tokens do not belong to this model's vocabulary.")
+    from model_core.engine.stepper import CHOICES, GIVEN
+
     stepper.max_new_tokens = max(request.max_new_tokens, len(request.token_ids))
+    stepper.stop = request.settings.stop
     stepper.reset()
-    for token_id in request.token_ids:
+    for n, token_id in enumerate(request.token_ids):
         session.progress.check()
-        stepper.append(int(token_id))
+        choice = request.choices[n] if n < len(request.choices) and request.choices[n] in CHOICES else GIVEN
+        stepper.append(int(token_id), choice)
     yield traced(session, "replay")
     yield from followups(session)
 

@@ -9,6 +9,14 @@ A lesson file looks like::
                 "settings": {"temperature": 0.7, "top_k": 0, "top_p": 1.0, "seed": 0},
                 "trajectory_layer": 0, "play": false}]}
 
+A step may hold a conversation instead of a prompt: ``"chat": [{"role": "system", "content":
+"..."}, {"role": "user", "content": "..."}]`` switches the prompt panel to its Chat mode and
+traces the conversation through the model's chat template (a first system turn becomes the
+system prompt; none: the template decides). ``"run_mode": "greedy"`` or ``"sampled"`` sets how
+Run to end chooses tokens. The settings may also hold ``min_p``, ``repetition_penalty``,
+``frequency_penalty``, ``presence_penalty``, ``stop`` (a list of texts) and ``logit_bias`` (a list
+of [token id, bias] pairs).
+
 Every step field but ``title`` and ``text`` is optional. ``token`` and ``layer`` count from
 the end when negative (-1 = the last token / the last layer). ``dock`` is a key of
 the window's docks; an unknown key is skipped. ``action`` is one of step, sample, undo,
@@ -30,13 +38,18 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.requests.tracing import ACTIONS
-from model_core.analysis.sampling import SamplingSettings
+from model_core.analysis.sampling import SamplingSettings, bias_table
+from model_core.errors import PromptError
+from model_core.types.chat import Conversation, check_conversation, conversation
 
-SETTING_FIELDS = {"temperature": float, "top_k": int, "top_p": float, "seed": int}
+SETTING_FIELDS = {"temperature": float, "top_k": int, "top_p": float, "seed": int, "min_p": float,
+                  "repetition_penalty": float, "frequency_penalty": float, "presence_penalty": float,
+                  "stop": list, "logit_bias": list}
 STEP_FIELDS = {
     "title": str, "text": str, "prompt": str, "token": int, "layer": int, "head": int, "dock": str,
-    "action": str, "settings": dict, "trajectory_layer": int, "play": bool,
+    "action": str, "settings": dict, "trajectory_layer": int, "play": bool, "chat": list, "run_mode": str,
 }
+RUN_MODES = ("greedy", "sampled")
 
 
 class LessonError(ValueError):
@@ -56,6 +69,8 @@ class LessonStep:
     settings: tuple[tuple[str, float | int], ...] = ()  # (field, value) of SamplingSettings
     trajectory_layer: int | None = None  # the trajectory slider (0 = embeddings; negative: from the end)
     play: bool = False  # play the trajectory animation
+    chat: Conversation | None = None  # a conversation to trace in the chat mode (instead of a prompt)
+    run_mode: str | None = None  # "greedy" or "sampled": how Run to end chooses
 
 
 @dataclass(frozen=True)
@@ -109,26 +124,48 @@ def parse_lesson(data: Any, source: str = "lesson") -> Lesson:
             raise fail(f"step {n}: \"action\" must be one of {', '.join(ACTIONS)}, not \"{action}\".")
         if raw.get("head") is not None and raw["head"] < 0:
             raise fail(f"step {n}: \"head\" must be 0 or more.")
-        settings = raw.get("settings") or {}
+        settings = dict(raw.get("settings") or {})
         for key, value in settings.items():
             if key not in SETTING_FIELDS:
                 raise fail(f"step {n}: unknown sampling setting \"{key}\"; use {', '.join(SETTING_FIELDS)}.")
             if not _is(value, SETTING_FIELDS[key]):
                 raise fail(f"step {n}: sampling setting \"{key}\" must be {_KIND_WORDS[SETTING_FIELDS[key]]}.")
         try:
+            if "stop" in settings:
+                if not all(isinstance(t, str) for t in settings["stop"]):
+                    raise ValueError("\"stop\" must be a list of texts")
+                settings["stop"] = tuple(settings["stop"])
+            if "logit_bias" in settings:
+                pairs = settings["logit_bias"]
+                if not all(isinstance(p, list) and len(p) == 2 and _is(p[0], int) and _is(p[1], float)
+                           for p in pairs):
+                    raise ValueError("\"logit_bias\" must be a list of [token id, bias] pairs")
+                settings["logit_bias"] = bias_table((p[0], p[1]) for p in pairs)
             replace(SamplingSettings(), **settings).validated()
         except ValueError as error:
             raise fail(f"step {n}: {error}.") from None
+        chat = None
+        if raw.get("chat") is not None:
+            if raw.get("prompt") is not None:
+                raise fail(f"step {n}: give either \"prompt\" or \"chat\", not both.")
+            try:
+                chat = check_conversation(conversation(raw["chat"]))
+            except (PromptError, AttributeError, TypeError, ValueError) as error:
+                raise fail(f"step {n}: \"chat\" must be a list of {{\"role\", \"content\"}} turns ({error})") from None
+        run_mode = raw.get("run_mode")
+        if run_mode is not None and run_mode not in RUN_MODES:
+            raise fail(f"step {n}: \"run_mode\" must be greedy or sampled, not \"{run_mode}\".")
         steps.append(LessonStep(
             title=raw["title"].strip(), text=raw["text"].strip(), prompt=raw.get("prompt"),
             token=raw.get("token"), layer=raw.get("layer"), head=raw.get("head"), dock=raw.get("dock"),
             action=action, settings=tuple(settings.items()), trajectory_layer=raw.get("trajectory_layer"),
-            play=bool(raw.get("play", False)),
+            play=bool(raw.get("play", False)), chat=chat, run_mode=run_mode,
         ))
     return Lesson(title.strip(), description.strip(), tuple(steps), source)
 
 
-_KIND_WORDS = {str: "text", int: "a whole number", float: "a number", dict: "an object", bool: "true or false"}
+_KIND_WORDS = {str: "text", int: "a whole number", float: "a number", dict: "an object", bool: "true or false",
+               list: "a list"}
 
 
 def load_lesson(path: str | Path) -> Lesson:

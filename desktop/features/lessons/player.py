@@ -87,16 +87,32 @@ class LessonPlayer(QObject):
             else:
                 dock.show()
                 dock.raise_()
-        if step.prompt is not None and self._needs_trace(step.prompt):
+        if step.run_mode is not None:
+            window.panel("generation").set_run_mode(step.run_mode)
+        prompt = window.panel("prompt")
+        if step.chat is not None and self._needs_chat_trace(step.chat):
             self._wait(apply_id, lambda: self._run_action(step, apply_id))
-            window.panel("prompt").set_text(step.prompt, submit=True)
+            prompt.set_conversation(step.chat, submit=True)
             return
+        if step.prompt is not None:
+            needs = self._needs_trace(step.prompt)
+            prompt.set_mode("text", submit=False)
+            if needs:
+                self._wait(apply_id, lambda: self._run_action(step, apply_id))
+                prompt.set_text(step.prompt, submit=True)
+                return
         self._run_action(step, apply_id)
 
     def _needs_trace(self, prompt: str) -> bool:
         result = self.window.state.result
-        return result is None or result.n_new > 0 or result.trace.text != prompt \
+        return result is None or result.n_new > 0 or result.chat is not None or result.trace.text != prompt \
             or self.window.panel("prompt").text() != prompt
+
+    def _needs_chat_trace(self, conversation) -> bool:
+        result, panel = self.window.state.result, self.window.panel("prompt")
+        return result is None or result.n_new > 0 or result.chat is None \
+            or result.chat.conversation != tuple(conversation) or panel.mode != "chat" \
+            or panel.conversation() != tuple(conversation)
 
     def _run_action(self, step: LessonStep, apply_id: int) -> None:
         if apply_id != self._apply_id:
