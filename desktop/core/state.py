@@ -60,16 +60,23 @@ class AppState(QObject):
         return self.vocab_labels[token_id] if 0 <= token_id < len(self.vocab_labels) else f"#{token_id}"
 
     def next_logits(self) -> tuple[np.ndarray, int] | None:
-        """Logits for the token after the selected position when known, else after the last one."""
+        """(logits [V], position): the logits for the token after the selected position.
+
+        None while those are not known yet (no trace, or the logits after a position other than
+        the last are still on their way): a panel then keeps what it shows rather than showing
+        another position than every other panel.
+        """
         trace = self.trace
         if trace is None:
             return None
         last = trace.n_tokens - 1
-        pr = self.position_result
         position = self.selection.position
-        if position != last and pr is not None and pr.trace_id == self.result.trace_id and pr.position == position:
+        if position == last:
+            return trace.next_logits, last
+        pr = self.position_result
+        if pr is not None and pr.trace_id == self.result.trace_id and pr.position == position:
             return pr.logits, position
-        return trace.next_logits, last
+        return None
 
     def distribution(self) -> Distribution | None:
         found = self.next_logits()
@@ -95,8 +102,12 @@ class AppState(QObject):
         position = last if follow else min(sel.position, last)
         layer = min(sel.layer, result.trace.n_layers - 1)
         head = min(sel.head, result.trace.n_heads - 1)
-        self.selection = Selection(position, layer, head, follow_last=follow)
+        selection = Selection(position, layer, head, follow_last=follow)
+        moved = selection != sel
+        self.selection = selection
         self.trace_changed.emit()
+        if moved:  # e.g. following the last token onto the one just generated
+            self.selection_changed.emit()
 
     def select(self, position: int | None = None, layer: int | None = None, head: int | None = None) -> None:
         trace = self.trace

@@ -39,7 +39,8 @@ class TraceController(QObject):
         self._position = client.asker(state.set_position_result)
         self._projection = client.asker(self._on_projection)
         self._lens = client.asker(state.set_lens)
-        state.selection_changed.connect(self._on_selection_changed)
+        state.selection_changed.connect(self._ask_position)
+        state.trace_changed.connect(self._ask_position)  # a new trace with the same token still selected
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -176,7 +177,7 @@ class TraceController(QObject):
         else:
             self.state.set_projection(answer)
 
-    def _on_selection_changed(self) -> None:
+    def _ask_position(self) -> None:
         """The logits after the selected position, when it is not the last (unembedding only)."""
         result = self.state.result
         if result is None:

@@ -38,6 +38,7 @@ class LessonPanel(QWidget):
         self.text.setOpenExternalLinks(False)
         self.counter = QLabel()
         self.counter.setObjectName("lesson-counter")
+        self.counter.setTextFormat(Qt.TextFormat.PlainText)  # a title with quotes shows them, not &quot;
         self.previous_button = QPushButton("◀  Previous")
         self.previous_button.setToolTip("Previous step (B or Page Up in presentation mode)")
         self.next_button = QPushButton("Next  ▶")
@@ -119,6 +120,6 @@ class LessonPanel(QWidget):
         self.step_title.setText(f"<b>{html.escape(step.title)}</b>")
         paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in step.text.split("\n\n") if p.strip())
         self.text.setHtml(paragraphs)
-        self.counter.setText(f"{html.escape(lesson.title)} · step {player.index + 1} / {n}")
+        self.counter.setText(f"{lesson.title} · step {player.index + 1} / {n}")
         self.previous_button.setEnabled(player.index > 0)
         self.next_button.setEnabled(player.index + 1 < n)
