@@ -33,6 +33,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._size = 0  # thumbnail side in pixels
         self._shape = (0, 0)  # (L, H)
         self._index = np.zeros(0, dtype=np.int64)  # which token each thumbnail pixel shows
+        self._attention: np.ndarray | None = None  # [L, H, T, T] drawn, kept to redraw in a new palette
+        self._font_size = font_size
         self._plot = self.ci.addPlot()
         plot = self._plot
         plot.invertY(True)
@@ -62,6 +64,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
     def set_attention(self, attention: np.ndarray) -> None:
         """Draw attention [L, H, T, T] (weights in [0, 1], row = query)."""
         a = np.asarray(attention)  # [L, H, T, T]
+        self._attention = a
         n_layers, n_heads, t, _ = a.shape
         size = min(t, MAX_THUMB)
         index = np.linspace(0, t - 1, size).round().astype(np.int64) if t else np.zeros(0, np.int64)  # [s]
@@ -96,6 +99,15 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         p, s = self.pitch, self._size
         self._selection.setRect(QRectF(head * p, layer * p, s, s))
         self._selection.setVisible(self._size > 0)
+
+    def set_palette(self, palette: Palette) -> None:
+        """Page, gaps, mask and axes in this theme's colours."""
+        self._theme = palette
+        self.setBackground(palette.background)
+        style_plot_item(self._plot, palette, self._font_size, self._line_scale)
+        self._selection.setPen(pg.mkPen(palette.selection, width=3 * self._line_scale, cosmetic=True))
+        if self._attention is not None:
+            self.set_attention(self._attention)
 
     def set_line_scale(self, scale: float) -> None:
         """Multiply the selection outline's width (presentation mode makes it thick)."""

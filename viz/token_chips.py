@@ -16,7 +16,15 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeyEvent, QMouseEvent, 
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from viz.flow_layout import FlowLayout
-from viz.theme import LIGHT, Palette, blend, default_font_size, make_font, readable_text_colour
+from viz.theme import (
+    LIGHT,
+    Palette,
+    blend,
+    contrast_ratio,
+    default_font_size,
+    make_font,
+    readable_text_colour,
+)
 
 _PAD_X = 6  # px, inside a chip left/right
 _PAD_Y = 3  # px, inside a chip top/bottom
@@ -82,11 +90,12 @@ class TokenChip(QWidget):
         return None
 
     def text_colour(self, background: QColor | None = None) -> QColor:
-        """Accent for generated tokens unless a strong tint needs black/white for contrast."""
+        """Accent for generated tokens, the page's text colour for the others, unless the tint
+        behind them leaves less than 4.5:1 (WCAG AA): then black or white."""
         p = self._owner._theme
-        if self._weight is not None and self._weight > 0.35:
-            return readable_text_colour(background if background is not None else self.background_colour())
-        return QColor(p.accent if self._is_new else p.foreground)
+        background = background if background is not None else self.background_colour()
+        colour = QColor(p.accent if self._is_new else p.foreground)
+        return colour if contrast_ratio(colour, background) >= 4.5 else readable_text_colour(background)
 
     # --- updates from the owner -------------------------------------------------------------
     def set_content(self, label: str, token_id: int, tooltip: str, is_new: bool) -> None:

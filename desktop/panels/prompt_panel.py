@@ -149,7 +149,7 @@ class PromptPanel(QWidget):
         tips = []
         for i, (tid, note) in enumerate(zip(trace.tokens.ids, trace.tokens.notes, strict=True)):
             text = html.escape(repr(trace.tokens.texts[i]))
-            tip = f"position {i} · id {int(tid)} · {text}"
+            tip = f"<nobr>position {i} · id {int(tid)} · {text}</nobr>"  # never broken inside the token
             if note:
                 tip += f"<br>{html.escape(note)}"
             if bits is not None and np.isfinite(bits[i]):
