@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from viz.theme import LIGHT, Palette, blend, qcolor, readable_text_colour, style_plot_item
@@ -28,7 +28,7 @@ class ProbabilityTable(QTableWidget):
         self._data: tuple | None = None  # (rows, columns, texts) drawn, kept to re-tint on a new palette
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.verticalHeader().setDefaultSectionSize(22)
+        self._fit_rows()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def set_data(self, row_labels: Sequence[str], column_labels: Sequence[str],
@@ -57,6 +57,16 @@ class ProbabilityTable(QTableWidget):
                     self.setItem(r, c, item)
         finally:
             self.setUpdatesEnabled(True)
+
+    def _fit_rows(self) -> None:
+        """Rows a line of text tall plus a little: as many layers on screen as the font allows."""
+        self.verticalHeader().setMinimumSectionSize(1)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 5)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presentation mode's large type: taller rows
+            self._fit_rows()
 
     def set_palette(self, palette: Palette) -> None:
         """Tint from this theme's page colour (a dark page gives dark cells with light text)."""

@@ -121,7 +121,8 @@ class TokenChip(QWidget):
         id_fm = QFontMetricsF(self._owner.id_font)
         width = max(label_fm.horizontalAdvance(self._label or " "), id_fm.horizontalAdvance(str(self._token_id)))
         height = label_fm.height() + id_fm.height()
-        self._hint = QSize(int(np.ceil(width)) + 2 * _PAD_X, int(np.ceil(height)) + 2 * _PAD_Y)
+        border = self._owner.border_room()  # the selection outline never covers the id
+        self._hint = QSize(int(np.ceil(width + 2 * (_PAD_X + border))), int(np.ceil(height + 2 * (_PAD_Y + border))))
         self.updateGeometry()
 
     def sizeHint(self) -> QSize:
@@ -143,7 +144,8 @@ class TokenChip(QWidget):
         painter.drawRoundedRect(rect, 5, 5)
 
         label_fm = QFontMetricsF(self._owner.label_font)
-        inner = QRectF(self.rect()).adjusted(_PAD_X, _PAD_Y, -_PAD_X, -_PAD_Y)
+        pad_x, pad_y = _PAD_X + self._owner.border_room(), _PAD_Y + self._owner.border_room()
+        inner = QRectF(self.rect()).adjusted(pad_x, pad_y, -pad_x, -pad_y)
         label_rect = QRectF(inner.left(), inner.top(), inner.width(), label_fm.height())
         id_rect = QRectF(inner.left(), label_rect.bottom(), inner.width(), inner.bottom() - label_rect.bottom())
         text_colour = self.text_colour(background)
@@ -203,6 +205,16 @@ class TokenChips(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._scroll)
         self._apply_background()
+
+    def minimumSizeHint(self) -> QSize:
+        """Room for one row of chips (with the flow's margins), in the current fonts."""
+        height = QFontMetricsF(self.label_font).height() + QFontMetricsF(self.id_font).height()
+        height += 2 * (_PAD_Y + self.border_room())
+        return QSize(60, int(np.ceil(height)) + 12 + 2)
+
+    def border_room(self) -> float:
+        """Pixels a chip keeps free inside its edge for the selection outline."""
+        return _SELECTED_BORDER * self._line_scale / 2
 
     # --- public API -------------------------------------------------------------------------------
     def set_tokens(
@@ -291,8 +303,10 @@ class TokenChips(QWidget):
     def set_line_scale(self, scale: float) -> None:
         """Multiply the selection and generated-token border widths (presentation mode makes them thick)."""
         self._line_scale = scale
-        for chip in self._chips[: self._count]:
-            chip.update()
+        for chip in self._chips:
+            chip.remeasure()
+        self._flow.invalidate()
+        self.updateGeometry()
 
     def line_scale(self) -> float:
         return self._line_scale
@@ -305,6 +319,7 @@ class TokenChips(QWidget):
         for chip in self._chips:
             chip.remeasure()
         self._flow.invalidate()
+        self.updateGeometry()  # one row of larger chips needs more room
 
     # --- internals ------------------------------------------------------------------------------
     def _weight_at(self, i: int) -> float | None:

@@ -31,6 +31,8 @@ class ModelPanel(QWidget):
         for name in GPT2_FAMILY:
             self.source.addItem(f"{name} (Hugging Face cache or download)", name)
         self.source.addItem("Open folder…", OPEN_FOLDER)
+        self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(18)  # long folder paths do not widen the dock
         self.device = QComboBox()
         self.device.addItems(list(DEVICE_CHOICES))
         self.load_button = QPushButton("Load")

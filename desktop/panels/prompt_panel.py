@@ -41,6 +41,7 @@ class PromptPanel(QWidget):
         self.editor.setPlaceholderText("Type a prompt… (Ctrl+Enter runs it now)")
         self.editor.setTabChangesFocus(True)
         self.editor.setMaximumHeight(64)
+        self.editor.setMinimumHeight(40)  # two lines; a short screen keeps room for the chips
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Trace the prompt now (Ctrl+Enter)")
         self.allow_special = QCheckBox("Special tokens")
@@ -51,8 +52,7 @@ class PromptPanel(QWidget):
         self.tint.setToolTip("What the chip colours show; hover a chip for its surprisal in bits")
         self.counts = QLabel()
         self.counts.setObjectName("counts")
-        self.chips = TokenChips()
-        self.chips.setMinimumHeight(60)
+        self.chips = TokenChips()  # at least one row of chips, whatever the font
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Sentence:"))
