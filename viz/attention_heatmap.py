@@ -167,6 +167,8 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         plot.hideButtons()
         plot.setLabel("left", "query")
         plot.setLabel("bottom", "key")
+        for name in ("left", "bottom"):  # token axes: no "(x0.001)" scale before there are tokens
+            plot.getAxis(name).enableAutoSIPrefix(False)
         plot.getAxis("left").setStyle(autoExpandTextSpace=True)
 
         self._image = pg.ImageItem(axisOrder="row-major")

@@ -246,8 +246,8 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         """Put each label in the first free place around its dot, most important first."""
         vb = self.getPlotItem().vb
         t = self._points.shape[1]
-        labels = list(zip(self._text_index, self._texts, strict=False))
-        if not labels or t == 0:
+        labels = [(i, item) for i, item in zip(self._text_index, self._texts, strict=False) if i < t]
+        if not labels or t == 0:  # (new data re-ranges the view before its labels are made)
             return
         bounds = vb.sceneBoundingRect()
         xy = self._points[self._layer]  # [T, 2]

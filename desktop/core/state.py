@@ -37,6 +37,7 @@ class AppState(QObject):
     projection_changed = Signal()
     surprisal_changed = Signal()
     lens_changed = Signal()  # the logit lens at the last position arrived (the trace now has it)
+    stale_changed = Signal()  # the trace on screen stopped (or started again) matching the prompt
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +50,9 @@ class AppState(QObject):
         self.position_result: m.PositionResult | None = None
         self.projection: m.ProjectionResult | None = None
         self.surprisal: m.SurprisalResult | None = None
+        # Why the trace on screen is no longer the prompt's ("" while it is): a prompt that could
+        # not be traced leaves the old trace in the worker, and nothing may act on it as if current.
+        self.stale_reason = ""
 
     # -- derived ---------------------------------------------------------------------------------
 
@@ -84,6 +88,17 @@ class AppState(QObject):
 
     # -- updates ---------------------------------------------------------------------------------
 
+    def mark_stale(self, reason: str) -> None:
+        """The prompt could not be traced (`reason` says why): what is shown is an older prompt's."""
+        if reason != self.stale_reason:
+            self.stale_reason = reason
+            self.stale_changed.emit()
+
+    def _clear_stale(self) -> None:
+        if self.stale_reason:
+            self.stale_reason = ""
+            self.stale_changed.emit()
+
     def set_model(self, loaded: m.LoadedResult) -> None:
         self.info = loaded.info
         self.eos_ids = loaded.eos_ids
@@ -91,6 +106,7 @@ class AppState(QObject):
         self.result = None
         self.position_result = self.projection = self.surprisal = None
         self.selection = Selection(layer=loaded.info.n_layers // 2)
+        self._clear_stale()
         self.model_changed.emit()
 
     def set_trace(self, result: m.TraceResult) -> None:
@@ -105,6 +121,7 @@ class AppState(QObject):
         selection = Selection(position, layer, head, follow_last=follow)
         moved = selection != sel
         self.selection = selection
+        self._clear_stale()
         self.trace_changed.emit()
         if moved:  # e.g. following the last token onto the one just generated
             self.selection_changed.emit()

@@ -26,6 +26,7 @@ class TraceController(QObject):
     failed = Signal(str)  # a failure the user should read (the banner)
     succeeded = Signal()  # a prompt traced cleanly: an old complaint would mislead
     loaded = Signal()  # a model is loaded and in `state`; the prompt should be traced
+    load_failed = Signal(str, str)  # spec, message: that model did not load (the one before, if any, stays)
 
     def __init__(self, state: AppState, client: ModelClient, stagger: RedrawStagger,
                  parent: QObject | None = None) -> None:
@@ -49,6 +50,12 @@ class TraceController(QObject):
         return self._model.pending
 
     @property
+    def loading_spec(self) -> str:
+        """The model being loaded now ("" when none is)."""
+        request = self._model.request
+        return request.spec if self._model.pending and isinstance(request, t.LoadRequest) else ""
+
+    @property
     def running(self) -> bool:
         return self.run.active
 
@@ -58,23 +65,29 @@ class TraceController(QObject):
         return self._trace.request
 
     def load(self, spec: str, device: str = "auto") -> None:
-        self.busy.emit(f"Loading {spec}…", True)
         self._model.ask(t.LoadRequest(spec, device))
+        self.busy.emit(f"Loading {spec}…", True)  # after asking: `loading` is already true
 
     def submit(self, text: str, allow_special: bool = False) -> bool:
         """Trace `text` as the new prompt; False when nothing was asked (no model yet, empty text)."""
         if self.state.info is None:
             return False  # traced once the model has loaded
         if not text:
-            self.failed.emit("The prompt is empty: type some text or pick a sentence.")
+            message = "The prompt is empty: type some text or pick a sentence."
+            self.state.mark_stale(message)  # the old trace must not pass for this (empty) prompt's
+            self.failed.emit(message)
             return False
         self.status.emit("Tracing…")
         self._trace.ask(t.TraceRequest(text, allow_special, self.max_new_tokens))
         return True
 
     def act(self, action: str, settings: SamplingSettings | None = None) -> bool:
-        """A generation action (`tracing.ACTIONS`); False when nothing was asked."""
+        """A generation action (`tracing.ACTIONS`); False when nothing was asked (no trace, a run
+        going on, or a prompt that could not be traced: stepping would go on from the old text)."""
         if self.state.result is None or (self.running and action != t.RUN):
+            return False
+        if self.state.stale_reason:
+            self.status.emit("Nothing to generate from: the prompt could not be traced (see the message above).")
             return False
         settings = settings if settings is not None else self.state.settings
         if action == t.RUN:
@@ -130,6 +143,8 @@ class TraceController(QObject):
 
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.done.emit()
+        request = self._model.request
+        self.load_failed.emit(request.spec if isinstance(request, t.LoadRequest) else "", message)
         info = self.state.info
         self.status.emit("No model loaded." if info is None else info.summary())
         if not cancelled:
@@ -168,6 +183,8 @@ class TraceController(QObject):
                 return
         if cancelled:
             return
+        if isinstance(self._trace.request, t.TraceRequest | t.ReplayRequest):
+            self.state.mark_stale(message)  # the worker kept the previous prompt: it is not this one
         self.status.emit(message)
         self.failed.emit(message)
 

@@ -72,6 +72,7 @@ class PromptPanel(QWidget):
         self._typing = qdebounced(self.submit, timeout=TYPING_PAUSE_MS, parent=self)
         self.editor.textChanged.connect(self._typing)
         self.editor.textChanged.connect(self._update_text_counts)
+        self.editor.textChanged.connect(self._sync_preset)
         self.run_button.clicked.connect(self.submit)
         self.allow_special.toggled.connect(self.submit)
         self.presets.activated.connect(self._on_preset)
@@ -91,6 +92,7 @@ class PromptPanel(QWidget):
         self.editor.setPlainText(text)
         self.editor.blockSignals(False)
         self._update_text_counts()
+        self._sync_preset()
         if submit:
             self.submit()
 
@@ -106,6 +108,10 @@ class PromptPanel(QWidget):
             self.submit()
             return
         super().keyPressEvent(event)
+
+    def _sync_preset(self) -> None:
+        """The Sentence box names the preset only while the editor holds exactly its text."""
+        self.presets.setCurrentIndex(max(self.presets.findData(self.text()), 0))
 
     def _on_preset(self, index: int) -> None:
         text = self.presets.itemData(index)

@@ -175,6 +175,10 @@ class MainWindow(QMainWindow):
     def lessons(self):
         return self.feature("lessons")
 
+    @property
+    def notices(self):
+        return self.feature("notices")
+
     # -- layout ----------------------------------------------------------------------------------
 
     def childEvent(self, event) -> None:
