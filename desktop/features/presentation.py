@@ -24,6 +24,7 @@ keeps the window inside the screen.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -51,6 +52,7 @@ REFERENCE_HEIGHT = 1080  # px
 LINE_SCALE = 2.0  # 1 px axes and outlines wash out on a projector
 SHORT_SCREEN = 900  # px of height below which the normal layout tabs the trajectories and distribution
 TOGGLE_KEY = "F5"
+NOTICE_MS = 4000  # how long a confirmation replaces the key legend
 # The views the number keys 1-9 put in the main place, in order (unknown keys are skipped); any
 # other dock a lesson or a click asks for goes there too.
 MAIN_VIEWS = ("attention", "trajectories", "lens", "heads", "qkv", "mlp", "tokenizers", "embeddings", "anatomy")
@@ -152,11 +154,14 @@ class KeyLegend(QToolBar):
         self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.label.setStyleSheet("#presentation-legend { background: black; color: white; padding: 3px 12px; }")
         self.addWidget(self.label)
+        self.notice = ""  # a confirmation shown in place of the keys for a moment
         window.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self)
         self.hide()
 
     def place(self) -> None:
         """Legend font for the current application font, in as few lines as fit the window."""
+        if self.notice:
+            return
         font = QApplication.font()
         font.setPointSizeF(font.pointSizeF() * 0.85)
         self.label.setFont(font)
@@ -169,6 +174,20 @@ class KeyLegend(QToolBar):
 
     def rows(self) -> list[tuple[str, str]]:
         return legend_rows(self.parentWidget())
+
+    def notify(self, text: str, ms: int = NOTICE_MS) -> None:
+        """Show a line (an export's confirmation) in place of the keys for a few seconds."""
+        self.notice = text
+        self.label.setText(f"<b>{html.escape(text)}</b>")
+        self.show()
+        QTimer.singleShot(ms, self._end_notice)
+
+    def _end_notice(self) -> None:
+        self.notice = ""
+        window = self.parentWidget()
+        mode = window.feature("presentation") if window is not None else None
+        self.setVisible(bool(mode is not None and mode.active and mode.legend_visible))
+        self.place()
 
 
 def _legend_table(pairs: list[tuple[str, str]], columns: int) -> str:
@@ -553,6 +572,12 @@ class PresentationMode(QObject):
         present = self.main_views()
         if 0 <= index < len(present):
             self.show_view(present[index])
+
+    def notify(self, text: str) -> None:
+        """A confirmation the hidden status bar cannot show: in the legend's bar for a moment."""
+        if self.legend is None:
+            self.legend = KeyLegend(self.window)
+        self.legend.notify(text)
 
     def toggle_legend(self) -> None:
         self.legend_visible = not self.legend_visible

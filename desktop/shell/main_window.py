@@ -156,7 +156,12 @@ class MainWindow(QMainWindow):
         self.error_shown.emit(text)
 
     def show_status(self, text: str) -> None:
+        """A confirmation or progress line: the status bar, or the key legend in presentation mode
+        (where the status bar is hidden, so an export would otherwise confirm nothing)."""
         self.status_label.setText(text)
+        presentation = self.presentation
+        if presentation is not None and presentation.active:
+            presentation.notify(text)
 
     # the features, by name
     @property

@@ -335,3 +335,15 @@ def test_font_scale_follows_the_screen_height():
     assert presentation.font_scale_for(2160) == pytest.approx(presentation.FONT_SCALE)  # never more
     assert presentation.font_scale_for(768) == pytest.approx(presentation.MIN_FONT_SCALE)
     assert presentation.MIN_FONT_SCALE < presentation.font_scale_for(900) < presentation.FONT_SCALE
+
+
+def test_an_export_in_presentation_mode_is_confirmed_on_screen(window, qtbot, tmp_path):
+    from desktop.features.export_actions import export_panel_png
+
+    window.presentation.enter()
+    assert not window.statusBar().isVisible()
+    path = export_panel_png(window, "attention", tmp_path / "attention.png")
+    assert path is not None and path.exists()
+    legend = window.presentation.legend
+    assert legend.isVisible() and "Exported the Attention panel" in legend.label.text()
+    assert "Exported the Attention panel" in window.status_label.text()  # there too, for after
