@@ -261,6 +261,12 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
             self._hover_label.show()
         self._show_hover(self._hover_text)
 
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        if self._weights.shape[0]:
+            self._mask.setImage(self._mask_rgba(self._weights.shape[0]), autoLevels=False, levels=(0, 255))
+        self._apply_style()
+
     def hover_text(self) -> str:
         """The plain text currently shown above the plot for the hovered cell ('' if none)."""
         return self._hover_text

@@ -109,7 +109,8 @@ class ControlOutlines(QProxyStyle):
     """
 
     _PRIMITIVES = (QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorRadioButton,
-                   QStyle.PrimitiveElement.PE_FrameLineEdit, QStyle.PrimitiveElement.PE_PanelButtonCommand)
+                   QStyle.PrimitiveElement.PE_FrameLineEdit, QStyle.PrimitiveElement.PE_PanelButtonCommand,
+                   QStyle.PrimitiveElement.PE_Frame)  # PE_Frame: the prompt editor, text boxes, tables
     _CONTROLS = (QStyle.ComplexControl.CC_ComboBox, QStyle.ComplexControl.CC_SpinBox)
 
     def __init__(self, base: QStyle | None) -> None:

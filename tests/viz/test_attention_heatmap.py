@@ -173,3 +173,13 @@ def test_a_short_heatmap_gives_the_hover_row_to_the_query_rows(qtbot) -> None:
     assert "tok5" in heatmap._title_label.text and "0.167" in heatmap._title_label.text
     heatmap._on_mouse_moved(QPointF(-50, -50))
     assert "Layer 1 · Head 2" in heatmap._title_label.text
+
+
+def test_mask_follows_the_theme(heatmap: AttentionHeatmap) -> None:
+    from PySide6.QtGui import QColor
+
+    from viz.theme import DARK
+
+    heatmap.set_palette(DARK)
+    r, g, b, a = heatmap.mask_item.image[0, -1]
+    assert QColor(int(r), int(g), int(b)) == QColor(DARK.masked) and a == 255
