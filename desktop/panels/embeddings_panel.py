@@ -149,9 +149,13 @@ class EmbeddingsPanel(QWidget):
             return
         typed = ", ".join(f"'{text}'" for text, _ in found)
         spaced = ", ".join(f"'{_visible(s)}'" for _, s in found)
-        self.space_note.setText(
-            f"No leading space: {typed} is how a word starts a text (a rarer token, or pieces), so its "
-            f"neighbours are mostly noise. Inside a sentence it is {spaced}: one token each.")
+        if len(found) == 1:
+            words = (f"{typed} is the form that starts a text (a rarer token, or pieces), so the answer is mostly "
+                     f"noise. Inside a sentence the word is {spaced}: one token.")
+        else:
+            words = (f"{typed} are the forms that start a text (rarer tokens, or pieces), so the answer is mostly "
+                     f"noise. Inside a sentence the words are {spaced}: one token each.")
+        self.space_note.setText("No leading space: " + words)
         self.use_spaced.setText("Use " + spaced.replace("'", ""))
 
     def _redraw(self) -> None:

@@ -83,6 +83,7 @@ class PromptPanel(QWidget):
         self.tint.activated.connect(lambda _i: self.gate.request())
         for changed in (state.trace_changed, state.selection_changed, state.surprisal_changed):
             changed.connect(self.gate.request)
+        state.stale_changed.connect(self._update_text_counts)  # "– tokens" while the chips are not this text's
         self._update_text_counts()
 
     # -- actions -------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class PromptPanel(QWidget):
         text = self.text()
         n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
         trace = self.state.trace
-        tokens = f"{trace.n_tokens} tokens" if trace is not None else "– tokens"
+        tokens = f"{trace.n_tokens} tokens" if trace is not None and not self.state.stale_reason else "– tokens"
         self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
 
     def _key(self) -> tuple | None:
