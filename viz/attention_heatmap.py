@@ -8,6 +8,10 @@ overlay rather than by the colour map, so "zero because masked" never looks like
 Token labels: rotating the key labels lets every column carry its token up to ~60
 tokens; beyond that (or when cells get smaller than a line of text) only every n-th
 label is kept, counted back from the last token so the last position is always named.
+
+When the widget is too short to name every query row with a line of its own, the hover
+readout moves into the title row (shown instead of the title while the mouse is on a cell),
+giving its own row to the rows.
 """
 
 from __future__ import annotations
@@ -44,12 +48,15 @@ def shorten(label: str, max_chars: int = MAX_LABEL_CHARS) -> str:
     return label if len(label) <= max_chars else label[: max_chars - 1] + "…"
 
 
+LABEL_SPACING = 0.9  # of a line height: a label's letters (ascender to descender) fit in that; no overlap
+
+
 def tick_step(n: int, pixels_per_item: float, line_height: float, max_labels: int = MAX_TICK_LABELS) -> int:
-    """Show every step-th label so labels are at least a line apart and at most max_labels."""
+    """Show every step-th label so labels are at least LABEL_SPACING lines apart and at most max_labels."""
     if n <= 0:
         return 1
     by_count = math.ceil(n / max_labels)
-    by_pixels = math.ceil(line_height * 1.05 / pixels_per_item) if pixels_per_item > 0 else n
+    by_pixels = math.ceil(line_height * LABEL_SPACING / pixels_per_item - 1e-9) if pixels_per_item > 0 else n
     return max(1, by_count, by_pixels)
 
 
@@ -142,6 +149,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self._hovered: tuple[int, int] | None = None
         self._title = ""
         self._hover_text = ""
+        self._compact = False  # the hover readout shares the title's row
 
         self.ci.setContentsMargins(6, 6, 6, 6)
         self._title_label = pg.LabelItem(justify="center")
@@ -159,6 +167,8 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         plot.hideButtons()
         plot.setLabel("left", "query")
         plot.setLabel("bottom", "key")
+        for name in ("left", "bottom"):  # token axes: no "(x0.001)" scale before there are tokens
+            plot.getAxis(name).enableAutoSIPrefix(False)
         plot.getAxis("left").setStyle(autoExpandTextSpace=True)
 
         self._image = pg.ImageItem(axisOrder="row-major")
@@ -177,6 +187,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self._color_bar.setImageItem(self._image, insert_in=plot)
 
         plot.vb.sigResized.connect(self._update_ticks)
+        plot.vb.sigResized.connect(self._update_compact)  # decided from the widget's height: no see-saw
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._apply_style()
@@ -202,6 +213,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self._hovered = None
         self._update_selection()
         self._update_ticks()
+        self._update_compact()
 
     def set_selected_row(self, row: int | None) -> None:
         """Outline query row ``row`` (None: no outline)."""
@@ -216,8 +228,38 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
     def set_title(self, title: str) -> None:
         """Title above the plot, e.g. "layer 3 · head 5"."""
         self._title = title
+        if self._compact and self._hover_text:
+            return  # the hover readout has the row; the title comes back when the mouse leaves
         self._title_label.setText(html.escape(title) or "&nbsp;", color=self._theme.foreground,
                                   size=f"{self._font_size * 1.2:g}pt", bold=True)
+
+    @property
+    def compact(self) -> bool:
+        """True while the hover readout shares the title's row (a short widget)."""
+        return self._compact
+
+    def _update_compact(self) -> None:
+        """Give the hover readout its own row only when the query rows still get a line each."""
+        t = len(self._labels)
+        line = QFontMetricsF(make_font(self._font_size)).height()
+        if not self._compact and self._hover_label.geometry().height() > 0:
+            self._hover_row = self._hover_label.geometry().height()  # measured while it has its row
+        hover_row = getattr(self, "_hover_row", line * 1.3)
+        plot_height = self._plot.vb.height()
+        if plot_height <= 0:
+            return  # not laid out yet
+        with_hover_row = plot_height - hover_row if self._compact else plot_height  # [px] the plot, hover row shown
+        compact = t > 0 and with_hover_row < t * line * LABEL_SPACING
+        if compact == self._compact:
+            return
+        self._compact = compact
+        if compact:
+            self.ci.removeItem(self._hover_label)
+            self._hover_label.hide()
+        else:
+            self.ci.addItem(self._hover_label, row=1, col=0)
+            self._hover_label.show()
+        self._show_hover(self._hover_text)
 
     def set_palette(self, palette: Palette) -> None:
         self._theme = palette
@@ -303,6 +345,7 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         self.set_title(self._title)
         self._show_hover(self._hover_text)
         self._ticks_shown = None  # fonts may have changed: lay the ticks out again
+        self._update_compact()
         self._update_ticks()
 
     def _show_hover(self, text: str) -> None:
@@ -310,6 +353,13 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         shown = html.escape(text) if text else self._HOVER_PLACEHOLDER
         colour = self._theme.foreground if text else self._theme.muted
         self._hover_label.setText(shown, color=colour, size=f"{self._font_size:g}pt")
+        if self._compact:
+            if text:
+                self._title_label.setText(html.escape(text), color=self._theme.foreground,
+                                          size=f"{self._font_size * 1.2:g}pt")
+            else:
+                self.set_title(self._title)
+
 
     def _cell_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         t = self._weights.shape[0]

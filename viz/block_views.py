@@ -26,6 +26,7 @@ from viz.theme import (
     LIGHT,
     Palette,
     Styled,
+    blend,
     default_font_size,
     make_font,
     qcolor,
@@ -271,10 +272,26 @@ class AnatomyDiagram(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setBackgroundBrush(QBrush(QColor(palette.background)))
         self._boxes: dict[str, QGraphicsRectItem] = {}
+        self._drawn: tuple | None = None  # the set_boxes arguments, to redraw in a new palette
+
+    def set_palette(self, palette: Palette) -> None:
+        """Page, boxes and text in this theme's colours (pastel boxes turn dark on a dark page)."""
+        self._theme = palette
+        self.setBackgroundBrush(QBrush(QColor(palette.background)))
+        if self._drawn is not None:
+            self.set_boxes(*self._drawn)
+
+    def box_fill(self, kind: str) -> QColor:
+        """The fill of a box of this kind in the current palette."""
+        colour = QColor(_KIND_COLOURS.get(kind, "#FFFFFF"))
+        if QColor(self._theme.background).lightnessF() < 0.5:
+            return blend(colour, self._theme.background, 0.72)
+        return colour
 
     def set_boxes(self, before: Sequence[DiagramBox], block: Sequence[DiagramBox], after: Sequence[DiagramBox],
                   repeat_label: str) -> None:
         """Draw `before`, the repeated `block`, then `after`, from the top (output) down to the input."""
+        self._drawn = (tuple(before), tuple(block), tuple(after), repeat_label)
         self._scene.clear()
         self._boxes = {}
         gap = 5.0
@@ -293,7 +310,7 @@ class AnatomyDiagram(QGraphicsView):
             h = 20.0 if box.kind == "add" else 22.0 + line * (box.detail.count("\n") + 1 if box.detail else 0)
             rect = QRectF(x, y, w, h)
             item = _ClickableBox(rect, box.key, self.part_clicked.emit)
-            item.setBrush(QBrush(QColor(_KIND_COLOURS.get(box.kind, "#FFFFFF"))))
+            item.setBrush(QBrush(self.box_fill(box.kind)))
             item.setPen(pen)
             item.setToolTip(f"{box.title}\n{box.tooltip or box.detail}\n(click to open its view)")
             self._scene.addItem(item)
@@ -301,11 +318,12 @@ class AnatomyDiagram(QGraphicsView):
                 self._boxes[box.key] = item
             title = QGraphicsSimpleTextItem(box.title, item)
             title.setFont(title_font)
+            title.setBrush(QBrush(QColor(self._theme.foreground)))
             title.setPos(x + 8, y + (2 if box.kind == "add" else 1))
             if box.detail:
                 detail = QGraphicsSimpleTextItem(box.detail, item)
                 detail.setFont(detail_font)
-                detail.setBrush(QBrush(QColor("#333333")))
+                detail.setBrush(QBrush(QColor(self._theme.foreground)))
                 detail.setPos(x + 8, y + 18)
             y += h + gap
 

@@ -14,8 +14,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from viz.theme import default_font_size, make_font
 
+# Glyphs the common UI fonts have (DejaVu, Noto, Segoe UI): "⏸" (U+23F8) is missing from DejaVu
+# Sans and showed as a box ("▯ Pause").
 _PLAY = "▶  Play"
-_PAUSE = "⏸  Pause"
+_PAUSE = "❚❚  Pause"
 
 
 def thick_slider_style(scale: float) -> str:
@@ -126,6 +128,10 @@ class LayerSlider(QWidget):
 
     def line_scale(self) -> float:
         return self._line_scale
+
+    def button_text(self) -> str:
+        """The Play / Pause button's text now."""
+        return self._button.text()
 
     def caption(self) -> str:
         """The text next to the slider, e.g. "Layer 7 / 12"."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from viz.theme import LIGHT, Palette, blend, qcolor, readable_text_colour, style_plot_item
@@ -25,9 +25,10 @@ class ProbabilityTable(QTableWidget):
         super().__init__(parent)
         self._theme = palette
         self._probs = np.zeros((0, 0), dtype=np.float32)
+        self._data: tuple | None = None  # (rows, columns, texts) drawn, kept to re-tint on a new palette
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.verticalHeader().setDefaultSectionSize(22)
+        self._fit_rows()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def set_data(self, row_labels: Sequence[str], column_labels: Sequence[str],
@@ -37,6 +38,7 @@ class ProbabilityTable(QTableWidget):
         if probs.shape != (len(row_labels), len(column_labels)):
             raise ValueError(f"probs {probs.shape} do not match {len(row_labels)} x {len(column_labels)} labels")
         self._probs = probs
+        self._data = (list(row_labels), list(column_labels), [list(r) for r in texts])
         self.setUpdatesEnabled(False)
         try:
             self.clear()
@@ -55,6 +57,22 @@ class ProbabilityTable(QTableWidget):
                     self.setItem(r, c, item)
         finally:
             self.setUpdatesEnabled(True)
+
+    def _fit_rows(self) -> None:
+        """Rows a line of text tall plus a little: as many layers on screen as the font allows."""
+        self.verticalHeader().setMinimumSectionSize(1)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 5)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presentation mode's large type: taller rows
+            self._fit_rows()
+
+    def set_palette(self, palette: Palette) -> None:
+        """Tint from this theme's page colour (a dark page gives dark cells with light text)."""
+        self._theme = palette
+        if self._data is not None:
+            self.set_data(*self._data, self._probs)
 
     def cell_text(self, row: int, column: int) -> str:
         item = self.item(row, column)
@@ -81,8 +99,16 @@ class TrackPlot(pg.PlotWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = plot.addLegend(offset=(8, 8))
         style_plot_item(plot, palette, font_size)
+        self._font_size = font_size
         self._line_scale = 1.0
         self._lines: dict[str, np.ndarray] = {}
+
+    def set_palette(self, palette: Palette) -> None:
+        self._theme = palette
+        self.setBackground(palette.background)
+        style_plot_item(self.getPlotItem(), palette, self._font_size, self._line_scale)
+        self.legend.setLabelTextColor(palette.foreground)
+        self.set_lines(self._lines)
 
     def set_lines(self, lines: dict[str, np.ndarray]) -> None:
         """One line per label: probabilities [L+1] by layer."""
@@ -92,6 +118,8 @@ class TrackPlot(pg.PlotWidget):
         self._lines = {k: np.asarray(v, dtype=np.float32) for k, v in lines.items()}
         for i, (label, values) in enumerate(self._lines.items()):
             colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+            if colour == "#000000":  # the page's own text colour: black on light, light on dark
+                colour = self._theme.foreground
             plot.plot(np.arange(len(values)), values, name=label, pen=pg.mkPen(colour, width=2.5 * self._line_scale),
                       symbol="o", symbolSize=5 * self._line_scale, symbolBrush=qcolor(colour), symbolPen=None)
         if self._lines:

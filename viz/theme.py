@@ -49,10 +49,10 @@ class Palette:
 LIGHT = Palette(
     background="#FFFFFF",
     foreground="#1A1A1A",
-    muted="#9A9A9A",
+    muted="#6B6B6B",  # 5.3:1 on white: de-emphasised, still readable text (WCAG AA)
     surface="#ECEEF2",
     accent="#007A5E",
-    selection="#E6007E",
+    selection="#D4006F",
     last_token="#D62728",
     token="#1F77B4",
     positive="#B2182B",
@@ -64,11 +64,11 @@ LIGHT = Palette(
 DARK = Palette(
     background="#121417",
     foreground="#E8E8E8",
-    muted="#7A7F87",
+    muted="#969BA3",
     surface="#2A2E35",
     accent="#3DDC97",
     selection="#FF4FB0",
-    last_token="#FF5A4F",
+    last_token="#FF6A5F",
     token="#5AA9E6",
     positive="#D6604D",
     negative="#4393C3",
@@ -80,6 +80,55 @@ DARK = Palette(
     system_mark="#FF8A3D",
     generation_mark="#56B4E9",
     sampled="#D7A6F0",
+)
+
+# Black on white with saturated, dark colours, every text at least 7:1 (WCAG AAA): survives a
+# projector's washed-out blacks and a bright room. Okabe-Ito hues, darkened for contrast. The
+# window around it differs from Light too (black outlines on every control, black highlight and
+# tooltips: desktop/features/themes.py).
+HIGH_CONTRAST = Palette(
+    background="#FFFFFF",
+    foreground="#000000",
+    muted="#404040",
+    surface="#E4E4E4",
+    accent="#004D33",
+    selection="#A3005C",
+    last_token="#A30000",
+    token="#003F8C",
+    positive="#A50F15",
+    negative="#08519C",
+    masked="#9E9E9E",
+    weight_tint="#FFB000",
+    control="#3D1A78",
+    control_fill="#DCD0F0",
+    template_mark="#595959",
+    system_mark="#B34700",
+    generation_mark="#005A8C",
+    sampled="#6A1B9A",
+)
+
+# Which palette colours are drawn as text on which (WCAG AA asks 4.5:1 of text, 3:1 of the
+# lines and shapes a user must see: outlines, dots, bars). tests/viz/test_contrast.py holds
+# every theme to them.
+TEXT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("foreground", "background"),  # every label, tick and title
+    ("foreground", "surface"),  # token chips
+    ("muted", "background"),  # placeholders, filtered-out bars' texts
+    ("accent", "background"),  # generated text
+    ("accent", "surface"),  # generated token chips
+    ("selection", "background"),  # the selected token's label in the trajectories
+    ("last_token", "background"),  # the last token's label in the trajectories
+    ("control", "control_fill"),  # control tokens' chips (<|im_start|>)
+    ("sampled", "background"),  # sampled tokens in the generated text
+)
+GRAPHIC_PAIRS: tuple[tuple[str, str], ...] = (
+    ("selection", "surface"),  # the selected chip's outline
+    ("accent", "surface"),  # a generated chip's outline
+    ("token", "background"),  # dots and bars
+    ("last_token", "background"),
+    ("muted", "background"),  # filtered-out bars' outlines, zero lines
+    ("system_mark", "surface"),  # the strip under a default system prompt the template added
+    ("generation_mark", "surface"),  # the strip under the generation prompt
 )
 
 
@@ -115,18 +164,30 @@ def blend(a: str | QColor, b: str | QColor, t: float) -> QColor:
     )
 
 
-def readable_text_colour(background: QColor) -> QColor:
-    """Near-black or near-white, whichever reads better on ``background`` (WCAG luminance)."""
+def relative_luminance(colour: str | QColor) -> float:
+    """WCAG 2 relative luminance of an (opaque) colour, 0 = black .. 1 = white."""
+    c = QColor(colour)
 
     def channel(v: float) -> float:
         return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
 
-    lum = (
-        0.2126 * channel(background.redF())
-        + 0.7152 * channel(background.greenF())
-        + 0.0722 * channel(background.blueF())
-    )
-    return QColor("#111111") if lum > 0.22 else QColor("#F2F2F2")
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+
+def contrast_ratio(a: str | QColor, b: str | QColor) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 (none) .. 21 (black on white)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+# Pure black and white: on any opaque background one of them reaches 4.58:1 (WCAG AA asks 4.5).
+_DARK_TEXT, _LIGHT_TEXT = QColor("#000000"), QColor("#FFFFFF")
+
+
+def readable_text_colour(background: QColor) -> QColor:
+    """Black or white, whichever has the higher contrast on ``background`` (WCAG); never below 4.5:1."""
+    dark, light = contrast_ratio(_DARK_TEXT, background), contrast_ratio(_LIGHT_TEXT, background)
+    return QColor(_DARK_TEXT) if dark >= light else QColor(_LIGHT_TEXT)
 
 
 def default_font_size() -> float:

@@ -21,7 +21,15 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeyEvent, QMouseEvent, 
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from viz.flow_layout import FlowLayout
-from viz.theme import LIGHT, Palette, blend, default_font_size, make_font, readable_text_colour
+from viz.theme import (
+    LIGHT,
+    Palette,
+    blend,
+    contrast_ratio,
+    default_font_size,
+    make_font,
+    readable_text_colour,
+)
 
 _PAD_X = 6  # px, inside a chip left/right
 _PAD_Y = 3  # px, inside a chip top/bottom
@@ -118,14 +126,15 @@ class TokenChip(QWidget):
         return QColor(getattr(self._owner._theme, attribute)) if attribute else None
 
     def text_colour(self, background: QColor | None = None) -> QColor:
-        """Accent for generated tokens, the control colour for control tokens, unless a strong tint
-        needs black/white for contrast."""
+        """Accent for generated tokens, the control colour for control tokens, the page's text colour
+        for the others, unless the tint behind them leaves less than 4.5:1 (WCAG AA): then black or white."""
         p = self._owner._theme
-        if self._weight is not None and self._weight > 0.35:
-            return readable_text_colour(background if background is not None else self.background_colour())
+        background = background if background is not None else self.background_colour()
         if self._control:
-            return QColor(p.control)
-        return QColor(p.accent if self._is_new else p.foreground)
+            colour = QColor(p.control)
+        else:
+            colour = QColor(p.accent if self._is_new else p.foreground)
+        return colour if contrast_ratio(colour, background) >= 4.5 else readable_text_colour(background)
 
     def _label_font(self) -> QFont:
         return self._owner.added_font if self._mark and not self._control else self._owner.label_font
@@ -156,7 +165,8 @@ class TokenChip(QWidget):
         id_fm = QFontMetricsF(self._owner.id_font)
         width = max(label_fm.horizontalAdvance(self._label or " "), id_fm.horizontalAdvance(str(self._token_id)))
         height = label_fm.height() + id_fm.height()
-        self._hint = QSize(int(np.ceil(width)) + 2 * _PAD_X, int(np.ceil(height)) + 2 * _PAD_Y)
+        border = self._owner.border_room()  # the selection outline never covers the id
+        self._hint = QSize(int(np.ceil(width + 2 * (_PAD_X + border))), int(np.ceil(height + 2 * (_PAD_Y + border))))
         self.updateGeometry()
 
     def sizeHint(self) -> QSize:
@@ -196,7 +206,8 @@ class TokenChip(QWidget):
 
         label_font = self._label_font()
         label_fm = QFontMetricsF(label_font)
-        inner = QRectF(self.rect()).adjusted(_PAD_X, _PAD_Y, -_PAD_X, -_PAD_Y)
+        pad_x, pad_y = _PAD_X + self._owner.border_room(), _PAD_Y + self._owner.border_room()
+        inner = QRectF(self.rect()).adjusted(pad_x, pad_y, -pad_x, -pad_y)
         label_rect = QRectF(inner.left(), inner.top(), inner.width(), label_fm.height())
         id_rect = QRectF(inner.left(), label_rect.bottom(), inner.width(), inner.bottom() - label_rect.bottom())
         text_colour = self.text_colour(background)
@@ -257,6 +268,16 @@ class TokenChips(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._scroll)
         self._apply_background()
+
+    def minimumSizeHint(self) -> QSize:
+        """Room for one row of chips (with the flow's margins), in the current fonts."""
+        height = QFontMetricsF(self.label_font).height() + QFontMetricsF(self.id_font).height()
+        height += 2 * (_PAD_Y + self.border_room())
+        return QSize(60, int(np.ceil(height)) + 12 + 2)
+
+    def border_room(self) -> float:
+        """Pixels a chip keeps free inside its edge for the selection outline."""
+        return _SELECTED_BORDER * self._line_scale / 2
 
     # --- public API -------------------------------------------------------------------------------
     def set_tokens(
@@ -355,8 +376,10 @@ class TokenChips(QWidget):
     def set_line_scale(self, scale: float) -> None:
         """Multiply the selection and generated-token border widths (presentation mode makes them thick)."""
         self._line_scale = scale
-        for chip in self._chips[: self._count]:
-            chip.update()
+        for chip in self._chips:
+            chip.remeasure()
+        self._flow.invalidate()
+        self.updateGeometry()
 
     def line_scale(self) -> float:
         return self._line_scale
@@ -370,6 +393,7 @@ class TokenChips(QWidget):
         for chip in self._chips:
             chip.remeasure()
         self._flow.invalidate()
+        self.updateGeometry()  # one row of larger chips needs more room
 
     # --- internals ------------------------------------------------------------------------------
     def _weight_at(self, i: int) -> float | None:

@@ -4,6 +4,10 @@ The caller projects (e.g. PCA) and passes all layers at once; this widget only d
 The view range is computed once from all layers so that moving the layer slider shows
 real motion instead of a re-zoomed cloud. The last token (the one whose next token is
 predicted) is drawn larger and red; trails show where each token has been.
+
+Token labels never overlap each other or a dot: each goes to the first free place around its
+dot (right, left, above, below, then the corners), the last and the selected token first;
+a label with no free place is left out, and hovering its dot still names it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
@@ -32,6 +36,7 @@ DOT_SIZE = 11.0  # px
 LAST_DOT_SIZE = 19.0  # px
 SELECTED_EXTRA = 5.0  # px added to the selected dot
 MAX_LABELLED_TOKENS = 64  # above this only the selected and the last token get a text label
+LABEL_GAP = 3.0  # px between a dot and its label
 
 
 class TrajectoryPlot(Styled, pg.PlotWidget):
@@ -54,7 +59,8 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         self._trails_on = True
         self._selected: int | None = None
         self._texts: list[pg.TextItem] = []  # label pool; hidden when unused
-        self._text_index: list[int] = []  # token index of each visible label
+        self._text_index: list[int] = []  # token index of each label in use (shown or left out)
+        self._wanted: list[int] = []
 
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
@@ -69,6 +75,8 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         for item in (self._trails, self._last_trail, self._scatter):
             plot.addItem(item)
         self._scatter.sigClicked.connect(self._on_scatter_clicked)
+        plot.vb.sigResized.connect(self._place_labels)
+        plot.vb.sigRangeChanged.connect(self._place_labels)
         self._apply_style()
 
     # --- public API ------------------------------------------------------------------------
@@ -141,8 +149,13 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         return self._last_trail
 
     def label_items(self) -> list[tuple[int, pg.TextItem]]:
-        """(token index, TextItem) of the visible text labels."""
-        return list(zip(self._text_index, self._texts, strict=False))
+        """(token index, TextItem) of the text labels on screen, in token order."""
+        return [(i, item) for i, item in zip(self._text_index, self._texts, strict=False) if item.isVisible()]
+
+    def dot_scene_pos(self, index: int) -> QPointF:
+        """Scene position of a token's dot at the current layer."""
+        x, y = self._points[self._layer, index]
+        return self.getPlotItem().vb.mapViewToScene(QPointF(float(x), float(y)))
 
     # --- drawing ---------------------------------------------------------------------------------
     def _fit_view(self) -> None:
@@ -202,25 +215,81 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         else:
             wanted = sorted({t - 1} | ({self._selected} if self._selected is not None else set()))
         while len(self._texts) < len(wanted):
-            item = pg.TextItem(anchor=(0, 0.5))
+            item = pg.TextItem(anchor=(0, 0))
             item.setZValue(1.5)  # above trails, below dots: the label's backdrop never hides a dot
             self.getPlotItem().addItem(item, ignoreBounds=True)
             self._texts.append(item)
         p = self._theme
-        xy = self._points[self._layer]  # [T, 2]
         for item, index in zip(self._texts, wanted, strict=False):
             is_last, is_selected = index == t - 1, index == self._selected
             colour = p.selection if is_selected else p.last_token if is_last else p.foreground
-            gap = "\u2002\u2002" if is_last or is_selected else "\u2002"  # en spaces clear the dot
             item.setFont(make_font(self._font_size, bold=is_last or is_selected))
             item.setColor(colour)
             item.fill = pg.mkBrush(qcolor(p.background, 170))
-            item.setText(gap + self._labels[index])
-            item.setPos(float(xy[index, 0]), float(xy[index, 1]))
-            item.setVisible(True)
+            item.setText(self._labels[index])
         for item in self._texts[len(wanted) :]:
             item.setVisible(False)
         self._text_index = wanted
+        self._place_labels()
+
+    def _dot_radii(self) -> np.ndarray:
+        """[T] each dot's radius in pixels, as drawn."""
+        t = self._points.shape[1]
+        sizes = np.full(t, DOT_SIZE)
+        if t:
+            sizes[-1] = LAST_DOT_SIZE
+        if self._selected is not None and self._selected < t:
+            sizes[self._selected] += SELECTED_EXTRA
+        return sizes / 2 + 1.5 * self._line_scale  # the outline too
+
+    def _place_labels(self, *_args: object) -> None:
+        """Put each label in the first free place around its dot, most important first."""
+        vb = self.getPlotItem().vb
+        t = self._points.shape[1]
+        labels = [(i, item) for i, item in zip(self._text_index, self._texts, strict=False) if i < t]
+        if not labels or t == 0:  # (new data re-ranges the view before its labels are made)
+            return
+        bounds = vb.sceneBoundingRect()
+        xy = self._points[self._layer]  # [T, 2]
+        if bounds.width() < 2 or bounds.height() < 2:  # not laid out yet: beside each dot
+            for index, item in labels:
+                item.setAnchor((0, 0.5))
+                item.setPos(float(xy[index, 0]), float(xy[index, 1]))
+                item.setVisible(True)
+            return
+        scene = np.array([[p.x(), p.y()] for p in (vb.mapViewToScene(QPointF(float(x), float(y)))
+                                                      for x, y in xy)])  # [T, 2] px
+        radii = self._dot_radii()  # [T]
+        dots = np.column_stack([scene - radii[:, None], scene + radii[:, None]])  # [T, 4] x0, y0, x1, y1
+        placed: list[tuple[float, float, float, float]] = []
+        last, selected = t - 1, self._selected
+        order = sorted(labels, key=lambda pair: (pair[0] != selected, pair[0] != last, pair[0]))
+        for index, item in order:
+            box = item.textItem.boundingRect()
+            w, h = box.width(), box.height()
+            cx, cy = scene[index]
+            r = radii[index] + LABEL_GAP
+            d = r * 0.75
+            candidates = ((cx + r, cy - h / 2), (cx - r - w, cy - h / 2), (cx - w / 2, cy - r - h),
+                          (cx - w / 2, cy + r), (cx + d, cy - d - h), (cx + d, cy + d),
+                          (cx - d - w, cy - d - h), (cx - d - w, cy + d))
+            others = np.delete(dots, index, axis=0)
+            inside = [(left, top, left + w, top + h) for left, top in candidates
+                      if left >= bounds.left() and top >= bounds.top() and left + w <= bounds.right()
+                      and top + h <= bounds.bottom()]
+            free = [rect for rect in inside if not (placed and _overlaps(rect, np.array(placed)))]
+            clear = [rect for rect in free if not _overlaps(rect, others)]
+            # The last and the selected token are always named: over other dots if need be (the
+            # dots are drawn above the label's backdrop), never over another label.
+            important = index in (last, selected)
+            spot = clear[0] if clear else (free[0] if free and important else None)
+            if spot is None:
+                item.setVisible(False)
+                continue
+            placed.append(spot)
+            item.setAnchor((0, 0))
+            item.setPos(vb.mapSceneToView(QPointF(spot[0], spot[1])))
+            item.setVisible(True)
 
     def _apply_style(self) -> None:
         p = self._theme
@@ -256,3 +325,11 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         index = int(points[-1].data())  # the last one listed is drawn on top
         self.set_selected(index)
         self.point_clicked.emit(index)
+
+
+def _overlaps(rect: tuple[float, float, float, float], others: np.ndarray) -> bool:
+    """Whether rect (x0, y0, x1, y1) overlaps any row of others [N, 4]."""
+    if len(others) == 0:
+        return False
+    x0, y0, x1, y1 = rect
+    return bool(np.any((others[:, 0] < x1) & (others[:, 2] > x0) & (others[:, 1] < y1) & (others[:, 3] > y0)))

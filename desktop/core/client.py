@@ -112,6 +112,11 @@ class ModelClient(QObject):
         self.request_sent.emit(request)
         self._to_worker.emit(request)
 
+    @property
+    def busy(self) -> bool:
+        """True while any request is queued or running on the worker."""
+        return bool(self._routes)
+
     def request_of(self, request_id: int) -> Request | None:
         route = self._routes.get(request_id)
         return None if route is None else route.request

@@ -52,6 +52,9 @@ class Host(Protocol):
 
     def raise_dock(self, key: str) -> None: ...
 
+    def fit_to_screen(self) -> None:
+        """Keep the window (frame included) inside its screen's available area."""
+
     def apply_default_sizes(self) -> None:
         """Give the docks their default share of the window (after a resize or a layout change)."""
 

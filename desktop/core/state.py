@@ -38,6 +38,7 @@ class AppState(QObject):
     projection_changed = Signal()
     surprisal_changed = Signal()
     lens_changed = Signal()  # the logit lens at the last position arrived (the trace now has it)
+    stale_changed = Signal()  # the trace on screen stopped (or started again) matching the prompt
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,6 +52,9 @@ class AppState(QObject):
         self.position_result: m.PositionResult | None = None
         self.projection: m.ProjectionResult | None = None
         self.surprisal: m.SurprisalResult | None = None
+        # Why the trace on screen is no longer the prompt's ("" while it is): a prompt that could
+        # not be traced leaves the old trace in the worker, and nothing may act on it as if current.
+        self.stale_reason = ""
 
     # -- derived ---------------------------------------------------------------------------------
 
@@ -62,16 +66,23 @@ class AppState(QObject):
         return self.vocab_labels[token_id] if 0 <= token_id < len(self.vocab_labels) else f"#{token_id}"
 
     def next_logits(self) -> tuple[np.ndarray, int] | None:
-        """Logits for the token after the selected position when known, else after the last one."""
+        """(logits [V], position): the logits for the token after the selected position.
+
+        None while those are not known yet (no trace, or the logits after a position other than
+        the last are still on their way): a panel then keeps what it shows rather than showing
+        another position than every other panel.
+        """
         trace = self.trace
         if trace is None:
             return None
         last = trace.n_tokens - 1
-        pr = self.position_result
         position = self.selection.position
-        if position != last and pr is not None and pr.trace_id == self.result.trace_id and pr.position == position:
+        if position == last:
+            return trace.next_logits, last
+        pr = self.position_result
+        if pr is not None and pr.trace_id == self.result.trace_id and pr.position == position:
             return pr.logits, position
-        return trace.next_logits, last
+        return None
 
     def context(self, position: int) -> np.ndarray:
         """[position + 1] the token ids up to and including `position`: what the penalties count."""
@@ -91,6 +102,17 @@ class AppState(QObject):
 
     # -- updates ---------------------------------------------------------------------------------
 
+    def mark_stale(self, reason: str) -> None:
+        """The prompt could not be traced (`reason` says why): what is shown is an older prompt's."""
+        if reason != self.stale_reason:
+            self.stale_reason = reason
+            self.stale_changed.emit()
+
+    def _clear_stale(self) -> None:
+        if self.stale_reason:
+            self.stale_reason = ""
+            self.stale_changed.emit()
+
     def set_model(self, loaded: m.LoadedResult) -> None:
         self.info = loaded.info
         self.eos_ids = loaded.eos_ids
@@ -99,6 +121,7 @@ class AppState(QObject):
         self.result = None
         self.position_result = self.projection = self.surprisal = None
         self.selection = Selection(layer=loaded.info.n_layers // 2)
+        self._clear_stale()
         self.model_changed.emit()
 
     def set_trace(self, result: m.TraceResult) -> None:
@@ -110,8 +133,13 @@ class AppState(QObject):
         position = last if follow else min(sel.position, last)
         layer = min(sel.layer, result.trace.n_layers - 1)
         head = min(sel.head, result.trace.n_heads - 1)
-        self.selection = Selection(position, layer, head, follow_last=follow)
+        selection = Selection(position, layer, head, follow_last=follow)
+        moved = selection != sel
+        self.selection = selection
+        self._clear_stale()
         self.trace_changed.emit()
+        if moved:  # e.g. following the last token onto the one just generated
+            self.selection_changed.emit()
 
     def select(self, position: int | None = None, layer: int | None = None, head: int | None = None) -> None:
         trace = self.trace

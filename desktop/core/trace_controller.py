@@ -28,6 +28,7 @@ class TraceController(QObject):
     failed = Signal(str)  # a failure the user should read (the banner)
     succeeded = Signal()  # a prompt traced cleanly: an old complaint would mislead
     loaded = Signal()  # a model is loaded and in `state`; the prompt should be traced
+    load_failed = Signal(str, str)  # spec, message: that model did not load (the one before, if any, stays)
 
     def __init__(self, state: AppState, client: ModelClient, stagger: RedrawStagger,
                  parent: QObject | None = None) -> None:
@@ -43,13 +44,20 @@ class TraceController(QObject):
         self._position = client.asker(state.set_position_result)
         self._projection = client.asker(self._on_projection)
         self._lens = client.asker(state.set_lens)
-        state.selection_changed.connect(self._on_selection_changed)
+        state.selection_changed.connect(self._ask_position)
+        state.trace_changed.connect(self._ask_position)  # a new trace with the same token still selected
 
     # -- asking ----------------------------------------------------------------------------------
 
     @property
     def loading(self) -> bool:
         return self._model.pending
+
+    @property
+    def loading_spec(self) -> str:
+        """The model being loaded now ("" when none is)."""
+        request = self._model.request
+        return request.spec if self._model.pending and isinstance(request, t.LoadRequest) else ""
 
     @property
     def running(self) -> bool:
@@ -61,15 +69,17 @@ class TraceController(QObject):
         return self._trace.request
 
     def load(self, spec: str, device: str = "auto") -> None:
-        self.busy.emit(f"Loading {spec}…", True)
         self._model.ask(t.LoadRequest(spec, device))
+        self.busy.emit(f"Loading {spec}…", True)  # after asking: `loading` is already true
 
     def submit(self, text: str, allow_special: bool = False) -> bool:
         """Trace `text` as the new prompt; False when nothing was asked (no model yet, empty text)."""
         if self.state.info is None:
             return False  # traced once the model has loaded
         if not text:
-            self.failed.emit("The prompt is empty: type some text or pick a sentence.")
+            message = "The prompt is empty: type some text or pick a sentence."
+            self.state.mark_stale(message)  # the old trace must not pass for this (empty) prompt's
+            self.failed.emit(message)
             return False
         self.status.emit("Tracing…")
         self._trace.ask(t.TraceRequest(text, allow_special, self.max_new_tokens))
@@ -85,7 +95,9 @@ class TraceController(QObject):
                              "with no assistant turn to fill. Use the Text mode, or load an instruct model.")
             return False
         if not conversation or not any(m.content.strip() for m in conversation):
-            self.failed.emit("The conversation is empty: type a message first.")
+            message = "The conversation is empty: type a message first."
+            self.state.mark_stale(message)  # the old trace must not pass for this (empty) conversation's
+            self.failed.emit(message)
             return False
         if self.running:
             self.client.cancel()  # a new message ends the reply being generated
@@ -95,8 +107,12 @@ class TraceController(QObject):
 
     def act(self, action: str, settings: SamplingSettings | None = None, greedy: bool | None = None) -> bool:
         """A generation action (`tracing.ACTIONS`); Run to end is greedy or sampled (default: `run_greedy`).
-        False when nothing was asked."""
+        False when nothing was asked (no trace, a run going on, or a prompt that could not be traced:
+        stepping would go on from the old text)."""
         if self.state.result is None or (self.running and action != t.RUN):
+            return False
+        if self.state.stale_reason:
+            self.status.emit("Nothing to generate from: the prompt could not be traced (see the message above).")
             return False
         settings = settings if settings is not None else self.state.settings
         if action == t.RUN:
@@ -152,6 +168,8 @@ class TraceController(QObject):
 
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.done.emit()
+        request = self._model.request
+        self.load_failed.emit(request.spec if isinstance(request, t.LoadRequest) else "", message)
         info = self.state.info
         self.status.emit("No model loaded." if info is None else info.summary())
         if not cancelled:
@@ -190,6 +208,8 @@ class TraceController(QObject):
                 return
         if cancelled:
             return
+        if isinstance(self._trace.request, t.TraceRequest | t.ReplayRequest):
+            self.state.mark_stale(message)  # the worker kept the previous prompt: it is not this one
         self.status.emit(message)
         self.failed.emit(message)
 
@@ -199,7 +219,7 @@ class TraceController(QObject):
         else:
             self.state.set_projection(answer)
 
-    def _on_selection_changed(self) -> None:
+    def _ask_position(self) -> None:
         """The logits after the selected position, when it is not the last (unembedding only)."""
         result = self.state.result
         if result is None:

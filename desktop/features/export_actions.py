@@ -49,7 +49,13 @@ def panel_widget(window: Host, key: str) -> QWidget:
 
 
 def _title(window: Host, key: str) -> str:
+    """The dock's title as read ("Prompt & tokens"; its window title doubles the "&")."""
     return window.docks[key].windowTitle().replace("&&", "&")
+
+
+def _menu_text(text: str) -> str:
+    """Text for a menu or action: a single "&" marks a shortcut letter there, so a literal one is doubled."""
+    return text.replace("&", "&&")
 
 
 def _export_panel(window: Host, key: str, path: str | Path, render) -> Path | None:
@@ -192,7 +198,7 @@ def _csv_dialog(window: Host) -> None:
 
 def panel_menu(window: Host, key: str, parent: QWidget) -> QMenu:
     """PNG…, SVG…, Copy image for one panel (used in File ▸ Export panel and on right-click)."""
-    menu = QMenu(_title(window, key), parent)
+    menu = QMenu(_menu_text(_title(window, key)), parent)
     for label, slot in (("PNG…", _png_dialog), ("SVG…", _svg_dialog)):
         action = QAction(label, menu)
         action.triggered.connect(lambda _c=False, s=slot: s(window, key))
@@ -206,7 +212,7 @@ def panel_menu(window: Host, key: str, parent: QWidget) -> QMenu:
 def _on_dock_context_menu(window: Host, key: str, pos: QPoint) -> None:
     dock = window.docks[key]
     menu = QMenu(dock)
-    menu.addSection(f"Export {_title(window, key)}")
+    menu.addSection(_menu_text(f"Export {_title(window, key)}"))
     for action in panel_menu(window, key, menu).actions():
         menu.addAction(action)
     menu.exec(dock.mapToGlobal(pos))

@@ -2,22 +2,32 @@
 
 F5 (or View ▸ Presentation mode) toggles it; Esc leaves it. While it is on:
 
-- the application font and every viz widget's font grow by ``FONT_SCALE``, and every viz
-  widget's lines (axes, trails, outlines, the layer slider) by ``LINE_SCALE``;
+- the window has a layout of its own, designed for a 1280×720 projector and up: fewer,
+  larger panels. The prompt and its token chips across the top; one large main view on the
+  left (attention first), which the number keys 1–9 switch (``MAIN_VIEWS``; its title bar
+  lists them, and a click there switches too), with the lesson under it while one is open;
+  the next-token distribution and the generation stacked on the right. No panel hides behind
+  a tab, so no tab is squeezed to "M…";
+- the application font and every viz widget's font grow by ``font_scale_for`` the screen
+  (``FONT_SCALE`` on a 1080-line screen; less on a smaller one, so the text takes the same
+  share of the projected picture instead of crowding it), and every viz widget's lines
+  (axes, trails, outlines, the layer slider) by ``LINE_SCALE``;
 - the high-contrast theme is shown (the remembered theme is untouched);
 - the window goes full screen with the menu bar and status bar hidden;
 - single keys drive the app (see ``KEYS``), except while a text field has the focus,
   so the prompt can still be typed; a slim bar along the bottom lists the keys (it takes
   its own row, so it covers no panel), H hides it.
 
-Leaving restores the fonts, theme, window state and chrome exactly as they were.
+Leaving restores the fonts, theme, layout, window state and chrome exactly as they were, and
+keeps the window inside the screen.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -36,14 +46,34 @@ from desktop.core.host import Host
 from desktop.core.requests import tracing as t
 from desktop.features.themes import HIGH_CONTRAST_THEME
 
-FONT_SCALE = 1.6
+FONT_SCALE = 1.6  # on a 1080-line screen
+MIN_FONT_SCALE = 1.2  # however small the screen
+REFERENCE_HEIGHT = 1080  # px
 LINE_SCALE = 2.0  # 1 px axes and outlines wash out on a projector
-SHORT_SCREEN = 900  # px of unscaled height below which the trajectories and distribution are tabbed
+SHORT_SCREEN = 900  # px of height below which the normal layout tabs the trajectories and distribution
 CHAT_PROMPT_SHARE = 0.36  # of the height: the prompt row in chat mode (the conversation beside its chips)
 TOGGLE_KEY = "F5"
-# Docks the number keys raise, in order (unknown keys are skipped).
-NUMBER_DOCKS = ("prompt", "attention", "trajectories", "distribution", "lens", "heads", "qkv", "tokenizers",
-                "lesson")
+NOTICE_MS = 4000  # how long a confirmation replaces the key legend
+# The views the number keys 1-9 put in the main place, in order (unknown keys are skipped); any
+# other dock a lesson or a click asks for goes there too.
+MAIN_VIEWS = ("attention", "trajectories", "lens", "heads", "qkv", "mlp", "tokenizers", "embeddings", "anatomy")
+SHORT_NAMES = {"attention": "Attention", "trajectories": "Trajectories", "lens": "Lens", "heads": "Heads",
+               "qkv": "Q/K/V", "mlp": "MLP", "tokenizers": "BPE", "embeddings": "Embeddings", "anatomy": "Anatomy"}
+# Always on screen in presentation mode (the lesson only while one is open).
+FIXED_DOCKS = ("prompt", "distribution", "generation", "lesson")
+# Shares of the screen: the prompt's height, the main view's width, the distribution's part of
+# the right-hand column (the generation has the rest) and the lesson's part of the left one.
+PROMPT_SHARE, MAIN_SHARE, DISTRIBUTION_SHARE, LESSON_SHARE = 0.24, 0.6, 0.62, 0.24
+
+
+def font_scale_for(screen_height: int) -> float:
+    """How much presentation mode enlarges the text on a screen this many pixels high.
+
+    A projector shows the whole picture on the same wall, so what matters is the share of the
+    picture's height a line takes: FONT_SCALE at 1080 lines, proportionally less on a smaller
+    screen (never under MIN_FONT_SCALE), so a 1366×768 projector is not crowded out.
+    """
+    return max(MIN_FONT_SCALE, min(FONT_SCALE, FONT_SCALE * screen_height / REFERENCE_HEIGHT))
 
 K = Qt.Key
 
@@ -71,7 +101,8 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding((K.Key_P,), "P", "play / pause layers", "play"),
     KeyBinding((K.Key_N, K.Key_PageDown), "N / B", "next / previous lesson step", "next_lesson_step"),
     KeyBinding((K.Key_B, K.Key_PageUp), "", "", "previous_lesson_step"),
-    KeyBinding(tuple(getattr(K, f"Key_{i}") for i in range(1, 10)), "1 – 9", "raise a panel", "raise_panel"),
+    KeyBinding(tuple(getattr(K, f"Key_{i}") for i in range(1, 10)), "1 – 9", "switch the main view",
+               "raise_panel"),
     KeyBinding((K.Key_H,), "H", "hide / show this legend", "toggle_legend"),
     KeyBinding((K.Key_Escape, K.Key_F5), "Esc / F5", "leave presentation mode", "leave"),
 )
@@ -124,11 +155,14 @@ class KeyLegend(QToolBar):
         self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.label.setStyleSheet("#presentation-legend { background: black; color: white; padding: 3px 12px; }")
         self.addWidget(self.label)
+        self.notice = ""  # a confirmation shown in place of the keys for a moment
         window.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self)
         self.hide()
 
     def place(self) -> None:
         """Legend font for the current application font, in as few lines as fit the window."""
+        if self.notice:
+            return
         font = QApplication.font()
         font.setPointSizeF(font.pointSizeF() * 0.85)
         self.label.setFont(font)
@@ -142,6 +176,20 @@ class KeyLegend(QToolBar):
     def rows(self) -> list[tuple[str, str]]:
         return legend_rows(self.parentWidget())
 
+    def notify(self, text: str, ms: int = NOTICE_MS) -> None:
+        """Show a line (an export's confirmation) in place of the keys for a few seconds."""
+        self.notice = text
+        self.label.setText(f"<b>{html.escape(text)}</b>")
+        self.show()
+        QTimer.singleShot(ms, self._end_notice)
+
+    def _end_notice(self) -> None:
+        self.notice = ""
+        window = self.parentWidget()
+        mode = window.feature("presentation") if window is not None else None
+        self.setVisible(bool(mode is not None and mode.active and mode.legend_visible))
+        self.place()
+
 
 def _legend_table(pairs: list[tuple[str, str]], columns: int) -> str:
     """Rich text: the (keys, action) pairs in a table ``columns`` pairs wide."""
@@ -151,17 +199,47 @@ def _legend_table(pairs: list[tuple[str, str]], columns: int) -> str:
     return "<table cellspacing='0'>" + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>"
 
 
+class ViewSwitcher(QLabel):
+    """The main view's title bar in presentation mode: every view with its number key, the one on
+    screen in bold; clicking a name switches to it."""
+
+    def __init__(self, mode: PresentationMode, key: str, title: str) -> None:
+        super().__init__()
+        self.setObjectName("presentation-views")
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setContentsMargins(6, 2, 6, 2)
+        font = QApplication.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.setFont(font)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # one line, whatever the width
+        self.key = key
+        names = []
+        for n, view in enumerate(mode.main_views(), start=1):
+            name = SHORT_NAMES.get(view, view)
+            names.append(f"<b><u>{n} {name}</u></b>" if view == key else
+                         f"<a href='{view}' style='text-decoration:none'>{n} {name}</a>")
+        current = "" if key in mode.main_views() else f"<b>{title}</b> · "
+        self.setText(current + " · ".join(names))
+        self.linkActivated.connect(mode.show_view)
+
+
 class PresentationMode(QObject):
     """Enters and leaves presentation mode and, while on, turns single keys into actions."""
+
+    laid_out = Signal()  # the presentation layout has its sizes for the window's size now
 
     def __init__(self, window: Host, font_scale: float = FONT_SCALE, line_scale: float = LINE_SCALE) -> None:
         super().__init__(window)
         self.window = window
         self.font_scale = font_scale
+        self.scale = font_scale  # the font scale in use (font_scale_for the screen, once entered)
         self.line_scale = line_scale
         self.active = False
         self.legend_visible = True
         self.legend: KeyLegend | None = None
+        self.main_view = MAIN_VIEWS[0]  # the dock in the main place (kept for the next time)
+        self._refit = QTimer(self, singleShot=True, interval=0)  # the layout's sizes, once a resize has landed
+        self._refit.timeout.connect(self._fit_docks)
         self._saved: dict = {}
         self.action = QAction("Presentation mode", window, checkable=True)
         self.action.setShortcut(QKeySequence(TOGGLE_KEY))
@@ -204,14 +282,15 @@ class PresentationMode(QObject):
         base = self._saved["app_font"].pointSizeF()
         base = base if base > 0 else 10.0
         self.active = True
+        self.scale = self.font_scale * font_scale_for(window.screen().geometry().height()) / FONT_SCALE
         font = QFont(self._saved["app_font"])
-        font.setPointSizeF(base * self.font_scale)
+        font.setPointSizeF(base * self.scale)
         app.setFont(font)
         themes = window.feature("themes")
         if themes is not None:
             themes.override(HIGH_CONTRAST_THEME)
         for widget, size in self._saved["fonts"].items():
-            widget.set_font_size((size or base) * self.font_scale)
+            widget.set_font_size((size or base) * self.scale)
         for widget, scale in self._saved["line_scales"].items():
             widget.set_line_scale(scale * self.line_scale)
         # Large type makes every panel's controls row wider than a 1920-pixel projector: let the
@@ -220,6 +299,7 @@ class PresentationMode(QObject):
             content.setMinimumSize(1, 1)
         window.menuBar().hide()
         window.statusBar().hide()
+        self._arrange()
         window.setWindowState(window.windowState() | Qt.WindowState.WindowFullScreen)
         window.show()
         QTimer.singleShot(0, self._fit_docks)  # once the full-screen size has landed
@@ -237,6 +317,16 @@ class PresentationMode(QObject):
         saved, self._saved = self._saved, {}
         if self.legend is not None:
             self.legend.hide()
+        lessons = window.feature("lessons")
+        if lessons is not None:
+            lessons.lesson_changed.disconnect(self._place_lesson)
+            if lessons.panel is not None:
+                lessons.panel.set_compact(False)
+        for dock in window.docks.values():
+            switcher = dock.titleBarWidget()
+            if isinstance(switcher, ViewSwitcher):
+                dock.setTitleBarWidget(None)
+                switcher.deleteLater()
         app.setFont(saved["app_font"])
         base = saved["app_font"].pointSizeF()
         themes = window.feature("themes")
@@ -255,38 +345,136 @@ class PresentationMode(QObject):
             window.restoreGeometry(saved["geometry"])
         window.show()
         window.restoreState(saved["layout"])
+        fit = getattr(window, "fit_to_screen", None)
+        if callable(fit):
+            fit()
+
+        def settle() -> None:  # once the normal fonts' sizes have landed: the saved sizes, within the screen
+            if self.active:
+                return
+            window.restoreState(saved["layout"])
+            if callable(fit):
+                fit()
+
+        QTimer.singleShot(0, settle)
+
+    # -- the presentation layout -------------------------------------------------------------
+
+    def main_views(self) -> list[str]:
+        """The docks the number keys switch to, in key order."""
+        return [k for k in MAIN_VIEWS if k in self.window.docks]
+
+    def _arrange(self) -> None:
+        """Prompt on top; the main view on the left (the lesson under it while one is open);
+        distribution and generation on the right; every other dock hidden until asked for."""
+        window, docks = self.window, self.window.docks
+        if self.main_view not in docks:
+            self.main_view = next(iter(self.main_views()), self.main_view)
+        for dock in docks.values():
+            dock.setFloating(False)
+            dock.hide()
+        Area = Qt.DockWidgetArea
+        if "prompt" in docks:
+            window.addDockWidget(Area.TopDockWidgetArea, docks["prompt"])
+        right = [docks[k] for k in ("distribution", "generation") if k in docks]
+        for dock in right:
+            window.addDockWidget(Area.RightDockWidgetArea, dock, Qt.Orientation.Vertical)
+        for key, dock in docks.items():
+            if key not in FIXED_DOCKS:
+                window.addDockWidget(Area.LeftDockWidgetArea, dock)
+                dock.setTitleBarWidget(ViewSwitcher(self, key, dock.windowTitle().replace("&&", "&")))
+        for key in ("prompt", "distribution", "generation"):
+            if key in docks:
+                docks[key].show()
+        if self.main_view in docks:
+            docks[self.main_view].show()
+        lessons = window.feature("lessons")
+        if lessons is not None:
+            lessons.lesson_changed.connect(self._place_lesson)
+            if lessons.panel is not None:
+                lessons.panel.set_compact(True)
+        self._place_lesson()
+
+    def _place_lesson(self) -> None:
+        """The lesson under the main view while one is open; hidden otherwise."""
+        window = self.window
+        lesson, lessons = window.docks.get("lesson"), window.feature("lessons")
+        if lesson is None:
+            return
+        if lessons is None or lessons.lesson is None:
+            lesson.hide()
+            return
+        above = window.docks.get(self.main_view)
+        if not lesson.isVisible() and above is not None:
+            window.splitDockWidget(above, lesson, Qt.Orientation.Vertical)
+            lesson.show()
+            QTimer.singleShot(0, self._fit_docks)
+
+    def show_view(self, key: str) -> bool:
+        """Put dock `key` in the main place (or, for a dock always shown, just raise it).
+        False when there is no such dock."""
+        window, docks = self.window, self.window.docks
+        dock = docks.get(key)
+        if dock is None:
+            return False
+        if key in FIXED_DOCKS:
+            if key == "lesson":
+                self._place_lesson()
+            dock.raise_()
+            return True
+        old = docks.get(self.main_view)
+        self.main_view = key
+        if old is not None and old is not dock:
+            if not isinstance(dock.titleBarWidget(), ViewSwitcher):
+                dock.setTitleBarWidget(ViewSwitcher(self, key, dock.windowTitle().replace("&&", "&")))
+            window.tabifyDockWidget(old, dock)  # into the very same place ...
+            dock.show()
+            old.hide()  # ... which then holds one dock again: no tab bar
+        dock.show()
+        dock.raise_()
+        return True
 
     def fit_docks(self) -> None:
         """Lay the docks out for presentation again (the prompt switched between text and chat)."""
         self._fit_docks()
 
     def _fit_docks(self) -> None:
-        """The window's default dock sizes, with a taller prompt so the large token chips fit and a
-        generation row no taller than its text needs.
-
-        Large type makes the window "short": below ``SHORT_SCREEN`` pixels divided by the font
-        scale, the trajectories and the distribution share one tabbed dock (as main_window does on
-        short screens) so each gets the whole right-hand column; 3 and 4 (or P) switch between them.
-        """
+        """The presentation layout's sizes, once the full-screen size has landed: the prompt tall
+        enough for its editor and a row or two of large chips, the main view the larger part of
+        the width, the distribution most of the right-hand column."""
         window = self.window
         if not self.active:
             return
-        window.apply_default_sizes()
-        height = window.height()
-        prompt = window.docks.get("prompt")
-        chat = prompt is not None and getattr(prompt.widget(), "mode", "text") == "chat"
-        # a conversation beside its chips needs more room than a line of text and its chips
-        rows = [(window.docks.get(k), share) for k, share in (("prompt", CHAT_PROMPT_SHARE if chat else 0.25),
-                                                              ("generation", 0.15))]
-        rows = [(dock, share) for dock, share in rows if dock is not None]
-        window.resizeDocks([d for d, _ in rows], [int(height * share) for _, share in rows], Qt.Orientation.Vertical)
-        trajectories, distribution = window.docks.get("trajectories"), window.docks.get("distribution")
-        pair = [d for d in (trajectories, distribution) if d is not None and d.isVisible() and not d.isFloating()]
-        if len(pair) == 2 and height / self.font_scale < SHORT_SCREEN and not window.tabifiedDockWidgets(trajectories):
-            window.tabifyDockWidget(distribution, trajectories)
-            distribution.raise_()
+        screen = window.screen()
+        if window.isFullScreen() and screen is not None and window.size() != screen.geometry().size():
+            return  # the full-screen size is on its way; its resize event lays out again
+        docks = window.docks
+        legend = self.legend.height() if self.legend is not None and self.legend.isVisible() else 0
+        height, width = window.height() - legend, window.width()
+        prompt, main = docks.get("prompt"), docks.get(self.main_view)
+        top = 0
+        if prompt is not None:
+            panel = prompt.widget()
+            # a conversation beside its chips needs more room than a line of text and its chips
+            share = CHAT_PROMPT_SHARE if getattr(panel, "mode", "text") == "chat" else PROMPT_SHARE
+            top = max(int(height * share), panel.minimumSizeHint().height() + 24)
+            window.resizeDocks([prompt], [top], Qt.Orientation.Vertical)
+        side = [d for d in (docks.get("distribution"), docks.get("generation")) if d is not None and d.isVisible()]
+        if main is not None and side:
+            window.resizeDocks([main, side[0]], [int(width * MAIN_SHARE), int(width * (1 - MAIN_SHARE))],
+                               Qt.Orientation.Horizontal)
+        room = height - top  # what the prompt leaves
+        if len(side) == 2:
+            window.resizeDocks(side, [int(room * DISTRIBUTION_SHARE), int(room * (1 - DISTRIBUTION_SHARE))],
+                               Qt.Orientation.Vertical)
+        lesson = docks.get("lesson")
+        if main is not None and lesson is not None and lesson.isVisible():
+            window.resizeDocks([main, lesson], [int(room * (1 - LESSON_SHARE)), int(room * LESSON_SHARE)],
+                               Qt.Orientation.Vertical)
         if self.legend is not None:
             self.legend.place()
+        window.layout().activate()  # the docks take their new sizes now, not on a later turn
+        self.laid_out.emit()
 
     def _font_widgets(self) -> list[QWidget]:
         return [w for w in self.window.findChildren(QWidget) if callable(getattr(w, "set_font_size", None))]
@@ -298,8 +486,10 @@ class PresentationMode(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Type.Resize and obj is self.window and self.legend is not None:
-            self.legend.place()
+        if kind == QEvent.Type.Resize and obj is self.window:
+            if self.legend is not None:
+                self.legend.place()
+            self._refit.start()  # full screen lands late on some platforms: size the layout for it
             return False
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) or not self.active:
             return False
@@ -371,7 +561,7 @@ class PresentationMode(QObject):
 
     def play(self) -> None:
         slider = self.window.panel("trajectories").slider
-        self.raise_dock("trajectories")
+        self.show_view("trajectories")
         slider.pause() if slider.is_playing() else slider.play()
 
     def next_lesson_step(self) -> None:
@@ -386,12 +576,15 @@ class PresentationMode(QObject):
 
     def raise_panel(self, key: int) -> None:
         index = key - K.Key_1
-        present = [k for k in NUMBER_DOCKS if k in self.window.docks]
+        present = self.main_views()
         if 0 <= index < len(present):
-            self.raise_dock(present[index])
+            self.show_view(present[index])
 
-    def raise_dock(self, key: str) -> None:
-        self.window.raise_dock(key)
+    def notify(self, text: str) -> None:
+        """A confirmation the hidden status bar cannot show: in the legend's bar for a moment."""
+        if self.legend is None:
+            self.legend = KeyLegend(self.window)
+        self.legend.notify(text)
 
     def toggle_legend(self) -> None:
         self.legend_visible = not self.legend_visible

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QMenu, QProxyStyle, QStyle, QStyleFactory, QWidget
 
 from desktop.core.host import Host
-from viz.theme import DARK, LIGHT, Palette, style_plot_item
+from viz.theme import DARK, HIGH_CONTRAST, LIGHT, Palette, readable_text_colour, style_plot_item
 
 SYSTEM, LIGHT_THEME, DARK_THEME, HIGH_CONTRAST_THEME = "system", "light", "dark", "high-contrast"
 THEMES: tuple[tuple[str, str], ...] = (
@@ -29,30 +29,6 @@ THEMES: tuple[tuple[str, str], ...] = (
     (HIGH_CONTRAST_THEME, "High contrast"),
 )
 SETTINGS_KEY = "view/theme"
-
-# Pure black on pure white with saturated, dark-enough colours: survives a projector's
-# washed-out blacks and a bright room. Okabe-Ito hues, darkened where needed for contrast.
-HIGH_CONTRAST = Palette(
-    background="#FFFFFF",
-    foreground="#000000",
-    muted="#595959",
-    surface="#E0E0E0",
-    accent="#006B4F",
-    selection="#C8006E",
-    last_token="#C00000",
-    token="#0050A0",
-    positive="#B2182B",
-    negative="#2166AC",
-    masked="#A8A8A8",
-    weight_tint="#E69F00",
-    control="#3D1A78",
-    control_fill="#DCD0F0",
-    template_mark="#595959",
-    system_mark="#B34700",
-    generation_mark="#005A8C",
-    sampled="#6A1B9A",
-)
-
 
 def system_is_dark() -> bool:
     """True when the desktop asks for dark colours (QStyleHints.colorScheme())."""
@@ -66,14 +42,30 @@ def viz_palette(theme: str) -> Palette:
     return {LIGHT_THEME: LIGHT, DARK_THEME: DARK, HIGH_CONTRAST_THEME: HIGH_CONTRAST}.get(theme, LIGHT)
 
 
+# (text, background) roles of a QPalette that Qt draws text with; tests hold each theme to
+# WCAG AA (4.5:1) on them.
+_R = QPalette.ColorRole
+QT_TEXT_PAIRS: tuple[tuple[QPalette.ColorRole, QPalette.ColorRole], ...] = (
+    (_R.WindowText, _R.Window), (_R.Text, _R.Base), (_R.Text, _R.AlternateBase), (_R.ButtonText, _R.Button),
+    (_R.HighlightedText, _R.Highlight), (_R.ToolTipText, _R.ToolTipBase), (_R.PlaceholderText, _R.Base),
+    (_R.Link, _R.Base), (_R.Link, _R.Window), (_R.WindowText, _R.Button),
+)
+
+
 def qt_palette(palette: Palette, base: QPalette | None = None) -> QPalette:
-    """A full QPalette built from a viz Palette, so Qt widgets and plots agree."""
+    """A full QPalette built from a viz Palette, so Qt widgets and plots agree.
+
+    High contrast is more than Light with darker colours: a white window, a black selection
+    highlight and black tooltips (and, through `ControlOutlines`, a black outline on every control).
+    """
     pal = QPalette(base) if base is not None else QPalette()
     bg, fg = QColor(palette.background), QColor(palette.foreground)
     dark = bg.lightnessF() < 0.5
-    window = bg.lighter(135) if dark else (QColor("#FFFFFF") if palette is HIGH_CONTRAST else QColor("#F3F4F6"))
-    button = QColor(palette.surface)
-    highlight = QColor(palette.token)
+    high_contrast = palette is HIGH_CONTRAST
+    window = bg.lighter(135) if dark else (QColor("#FFFFFF") if high_contrast else QColor("#F3F4F6"))
+    button = QColor("#FFFFFF") if high_contrast else QColor(palette.surface)
+    highlight = QColor(palette.foreground if high_contrast else palette.token)
+    tip_base, tip_text = (fg, bg) if high_contrast else (bg, fg)
     roles = QPalette.ColorRole
     colours = {
         roles.Window: window,
@@ -85,24 +77,89 @@ def qt_palette(palette: Palette, base: QPalette | None = None) -> QPalette:
         roles.ButtonText: fg,
         roles.BrightText: QColor(palette.last_token),
         roles.Highlight: highlight,
-        roles.HighlightedText: QColor("#FFFFFF"),
-        roles.ToolTipBase: bg,
-        roles.ToolTipText: fg,
+        roles.HighlightedText: readable_text_colour(highlight),
+        roles.ToolTipBase: tip_base,
+        roles.ToolTipText: tip_text,
         roles.PlaceholderText: QColor(palette.muted),
-        roles.Link: QColor(palette.accent),
-        roles.LinkVisited: QColor(palette.accent),
+        roles.Link: QColor(palette.token if high_contrast else palette.accent),
+        roles.LinkVisited: QColor(palette.token if high_contrast else palette.accent),
         roles.Light: button.lighter(150),
         roles.Midlight: button.lighter(115),
         roles.Mid: button.darker(130),
         roles.Dark: button.darker(160),
         roles.Shadow: QColor("#000000"),
     }
+    if high_contrast:  # frames and separators drawn from these are black, not grey
+        colours.update({roles.Light: QColor("#FFFFFF"), roles.Midlight: QColor("#FFFFFF"),
+                        roles.Mid: fg, roles.Dark: fg})
     for role, colour in colours.items():
         pal.setColor(QPalette.ColorGroup.All, role, colour)
     muted = QColor(palette.muted)
     for role in (roles.WindowText, roles.Text, roles.ButtonText):
         pal.setColor(QPalette.ColorGroup.Disabled, role, muted)
     return pal
+
+
+class ControlOutlines(QProxyStyle):
+    """The application's style, plus an outline around check boxes, radio buttons, buttons and
+    input fields where the theme asks for one (`colour`).
+
+    Qt's Fusion style draws those edges a shade darker than the window colour: invisible in the
+    dark theme (an unchecked box vanished) and grey in high contrast. None: the style's own look.
+    """
+
+    _PRIMITIVES = (QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorRadioButton,
+                   QStyle.PrimitiveElement.PE_FrameLineEdit, QStyle.PrimitiveElement.PE_PanelButtonCommand,
+                   QStyle.PrimitiveElement.PE_Frame)  # PE_Frame: the prompt editor, text boxes, tables
+    _CONTROLS = (QStyle.ComplexControl.CC_ComboBox, QStyle.ComplexControl.CC_SpinBox)
+
+    def __init__(self, base: QStyle | None) -> None:
+        super().__init__(base)
+        self.colour: QColor | None = None
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        if self.colour is not None and element in self._PRIMITIVES:
+            round_ = element == QStyle.PrimitiveElement.PE_IndicatorRadioButton
+            self._outline(painter, option.rect, round_)
+
+    def drawComplexControl(self, control, option, painter, widget=None) -> None:
+        super().drawComplexControl(control, option, painter, widget)
+        if self.colour is not None and control in self._CONTROLS:
+            self._outline(painter, option.rect, False)
+
+    def _outline(self, painter, rect, round_: bool) -> None:
+        painter.save()
+        painter.setRenderHint(painter.RenderHint.Antialiasing, round_)
+        painter.setPen(QPen(self.colour, 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        box = rect.adjusted(0, 0, -1, -1)
+        painter.drawEllipse(box) if round_ else painter.drawRect(box)
+        painter.restore()
+
+
+_STYLES: list[ControlOutlines] = []  # the Python side of the style the application owns
+
+
+def outline_style() -> ControlOutlines:
+    """The application's ControlOutlines style, installed over its current style on first use."""
+    app = QApplication.instance()
+    current = app.style()
+    if isinstance(current, ControlOutlines):
+        return current
+    style = ControlOutlines(QStyleFactory.create(current.name()))
+    app.setStyle(style)
+    _STYLES.append(style)
+    return style
+
+
+def outline_colour(theme: str) -> QColor | None:
+    """The control outline a theme draws: grey-white in dark, black in high contrast, none otherwise."""
+    if theme == HIGH_CONTRAST_THEME:
+        return QColor(HIGH_CONTRAST.foreground)
+    if viz_palette(theme) is DARK:
+        return QColor(DARK.muted)
+    return None
 
 
 def themed_widgets(root: QWidget) -> list[QWidget]:
@@ -146,6 +203,7 @@ class ThemeController(QObject):
         super().__init__(window)
         self.window = window
         app = QApplication.instance()
+        self._style = outline_style()  # before the palette is read: a new style resets it
         self._base_palette = QPalette(app.palette())  # the style's own palette: "Light" starts from it
         self._override: str | None = None
         stored = str(window.settings.value(SETTINGS_KEY, SYSTEM))
@@ -180,6 +238,7 @@ class ThemeController(QObject):
     def apply(self) -> None:
         palette = self.palette()
         app = QApplication.instance()
+        self._style.colour = outline_colour(self.effective_theme())
         if self.effective_theme() == SYSTEM and not system_is_dark():
             app.setPalette(self._base_palette)
         else:

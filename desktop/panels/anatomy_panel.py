@@ -8,8 +8,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -91,10 +93,20 @@ class AnatomyPanel(QWidget):
         left_layout.addWidget(self.summary)
         left_layout.addWidget(self.diagram, 1)
         left_layout.addWidget(emphasise(QLabel("Click a box to open the view that shows it."), bold=False, muted=True))
+        for box in (self.style_box, self.tied_box):  # their long names do not widen the calculator
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(16)
+        calculator.setMaximumWidth(420)
+        calculator_scroll = QScrollArea()  # a short dock scrolls the calculator instead of growing the window
+        calculator_scroll.setWidgetResizable(True)
+        calculator_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        calculator_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        calculator_scroll.setWidget(calculator)
+        calculator_scroll.setMinimumWidth(calculator.minimumSizeHint().width() + 16)  # + a vertical scroll bar
+        calculator_scroll.setMaximumWidth(440)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(calculator)
-        calculator.setMaximumWidth(420)
+        splitter.addWidget(calculator_scroll)
         splitter.setSizes([700, 380])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

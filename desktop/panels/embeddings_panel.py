@@ -11,9 +11,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -23,6 +25,7 @@ from superqt.utils import qdebounced
 
 from desktop.core.context import ViewContext
 from desktop.core.requests.block_views import EmbeddingRequest, EmbeddingResult
+from desktop.panels.style import emphasise
 
 DEBOUNCE_MS = 300
 
@@ -48,6 +51,19 @@ class EmbeddingsPanel(QWidget):
         self.tokens_note.setWordWrap(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        # The analogy trap: "king − man + woman" typed without leading spaces gives junk, because
+        # those are the start-of-text forms; the mid-sentence words are " king", " man", " woman".
+        self.space_note = emphasise(QLabel(), bold=True)
+        self.space_note.setWordWrap(True)
+        self.use_spaced = QPushButton()
+        self.use_spaced.setToolTip("Put the leading space in: the form the word has inside a sentence")
+        self.use_spaced.clicked.connect(self._use_spaced)
+        self.space_box = QWidget()
+        space_row = QHBoxLayout(self.space_box)
+        space_row.setContentsMargins(0, 0, 0, 0)
+        space_row.addWidget(self.space_note, 1)
+        space_row.addWidget(self.use_spaced)
+        self.space_box.hide()
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["rank", "token", "cosine similarity"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -70,6 +86,7 @@ class EmbeddingsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(grid)
+        layout.addWidget(self.space_box)
         layout.addWidget(self.tokens_note)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
@@ -114,10 +131,38 @@ class EmbeddingsPanel(QWidget):
         self._redraw()
         self.result_changed.emit()
 
+    def _use_spaced(self) -> None:
+        """Give each input without its leading space the mid-sentence form, and ask again."""
+        result = self.result
+        if result is None:
+            return
+        fields = (self.a, self.b, self.c) if len(result.texts) == 3 else (self.word,)
+        for field, spaced in zip(fields, result.spaced, strict=False):
+            if spaced:
+                field.setText(spaced)
+        self.ask("analogy" if len(result.texts) == 3 else "nearest")
+
+    def _show_space_note(self, result: EmbeddingResult) -> None:
+        found = [(text, spaced) for text, spaced in zip(result.texts, result.spaced, strict=False) if spaced]
+        self.space_box.setVisible(bool(found))
+        if not found:
+            return
+        typed = ", ".join(f"'{text}'" for text, _ in found)
+        spaced = ", ".join(f"'{_visible(s)}'" for _, s in found)
+        if len(found) == 1:
+            words = (f"{typed} is the form that starts a text (a rarer token, or pieces), so the answer is mostly "
+                     f"noise. Inside a sentence the word is {spaced}: one token.")
+        else:
+            words = (f"{typed} are the forms that start a text (rarer tokens, or pieces), so the answer is mostly "
+                     f"noise. Inside a sentence the words are {spaced}: one token each.")
+        self.space_note.setText("No leading space: " + words)
+        self.use_spaced.setText("Use " + spaced.replace("'", ""))
+
     def _redraw(self) -> None:
         result = self.result
         if result is None:
             return
+        self._show_space_note(result)
         if result.error:
             self.status.setText(result.error)
             self.table.setRowCount(0)

@@ -99,6 +99,10 @@ class GenerationPanel(QWidget):
     def run_greedy(self) -> bool:
         return self.run_mode.currentData() == GREEDY
 
+    def run_mode_name(self) -> str:
+        """GREEDY or SAMPLED: how Run to end chooses its tokens now."""
+        return str(self.run_mode.currentData())
+
     def set_run_mode(self, mode: str) -> None:
         """GREEDY or SAMPLED."""
         index = self.run_mode.findData(mode)

@@ -22,6 +22,17 @@ from model_core.analysis.head_stats import HeadStats, head_stats, hide_first_tok
 from viz.head_grid import HeadGrid
 
 COLUMNS = ("layer", "head", "previous-token", "first-token", "entropy (bits)")
+# What each score column means (its header's tooltip, and the legend under the table).
+COLUMN_TIPS = {
+    "layer": "The block the head is in (0 = first)",
+    "head": "The head within its layer",
+    "previous-token": "Mean weight each token puts on the token just before it: near 1 = a previous-token head",
+    "first-token": "Mean weight on token 0, the 'attention sink' heads park unused attention on: near 1 = a sink",
+    "entropy (bits)": "How spread out each row is: 0 = every token reads one token, log2(T) = reads all evenly",
+}
+LEGEND = ("<b>previous-token</b>: weight on the token just before (1 = always) · <b>first-token</b>: weight on "
+          "token 0, the sink (1 = always) · <b>entropy</b>: spread of each row in bits (0 = one token). "
+          "Click a header to sort.")
 
 
 class HeadsPanel(QWidget):
@@ -35,6 +46,8 @@ class HeadsPanel(QWidget):
         self.grid = HeadGrid()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for c, name in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(COLUMN_TIPS[name])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -43,15 +56,26 @@ class HeadsPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.setToolTip("previous-token: mean weight on the token just before; first-token: mean weight "
-                              "on token 0 (the sink); entropy: how spread out each row is")
+        self.legend = QLabel(LEGEND)
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         controls = QHBoxLayout()
         controls.addWidget(self.hide_sink)
         controls.addWidget(self.note, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.note.setWordWrap(True)
+        scores = QWidget()
+        scores_layout = QVBoxLayout(scores)
+        scores_layout.setContentsMargins(0, 0, 0, 0)
+        scores_layout.addWidget(self.legend)
+        scores_layout.addWidget(self.table, 1)
+        # The grid above the scores: it gets the panel's whole width, so 30 layers × 9 heads are
+        # drawn layers-across as thumbnails of a usable size rather than 45 × 8-pixel slivers.
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.grid)
-        splitter.addWidget(self.table)
-        splitter.setSizes([540, 440])
+        splitter.addWidget(scores)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(controls)

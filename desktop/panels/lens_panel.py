@@ -45,6 +45,7 @@ class LensPanel(QWidget):
         self.takeover_layer: int | None = None
 
         self.title = QLabel()
+        self.title.setWordWrap(True)
         self.takeover = QLabel()
         self.takeover.setWordWrap(True)
         emphasise(self.takeover)  # bold, and still as large as presentation mode makes the text
@@ -53,6 +54,7 @@ class LensPanel(QWidget):
         self.targets.setPlaceholderText("Tokens to track, comma-separated, e.g. ' Paris, London' "
                                         "(empty: the final top tokens)")
         self.targets_note = QLabel()
+        self.targets_note.setWordWrap(True)
         self.mid = QCheckBox("Also mid-layer (after attention, before the MLP)")
         self.mid.setToolTip("Read the stream in the middle of each block too (at the last position)")
         self.track = TrackPlot()

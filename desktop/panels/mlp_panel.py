@@ -11,9 +11,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -93,10 +95,16 @@ class MlpPanel(QWidget):
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setSizes([650, 300])
+        # The charts keep their smallest useful heights; a short dock scrolls rather than squeezing
+        # them or making the whole window taller than the screen.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(scroll, 1)
 
         self.sorted_box.toggled.connect(lambda _on: self._redraw())
         state.trace_changed.connect(self._maybe_request)

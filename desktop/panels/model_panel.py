@@ -31,6 +31,8 @@ class ModelPanel(QWidget):
         for name in GPT2_FAMILY:
             self.source.addItem(f"{name} (Hugging Face cache or download)", name)
         self.source.addItem("Open folder…", OPEN_FOLDER)
+        self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(18)  # long folder paths do not widen the dock
         self.device = QComboBox()
         self.device.addItems(list(DEVICE_CHOICES))
         self.load_button = QPushButton("Load")
@@ -51,9 +53,12 @@ class ModelPanel(QWidget):
         layout.addLayout(row)
         layout.addLayout(form)
         layout.addStretch(1)
+        self._added: set[str] = set()  # folders put in the list by this session (a failed one leaves it)
         self.load_button.clicked.connect(self._on_load)
         self.source.activated.connect(self._on_source)
         state.model_changed.connect(self._show_info)
+        state.model_changed.connect(self._select_loaded)
+        ctx.traces.load_failed.connect(self._on_load_failed)
 
     def _on_source(self, index: int) -> None:
         if self.source.itemData(index) == OPEN_FOLDER:
@@ -69,8 +74,23 @@ class ModelPanel(QWidget):
         index = self.source.findData(spec)
         if index < 0:
             self.source.insertItem(self.source.count() - 1, spec, spec)
+            self._added.add(spec)
             index = self.source.findData(spec)
         self.source.setCurrentIndex(index)
+
+    def _select_loaded(self) -> None:
+        """The list shows the model that is loaded, whatever was picked last."""
+        info = self.state.info
+        if info is not None:
+            self.add_source(info.source)
+
+    def _on_load_failed(self, spec: str, _message: str) -> None:
+        """A folder that did not load leaves the list; the loaded model is selected again."""
+        loaded = self.state.info.source if self.state.info is not None else BUILTIN
+        if spec in self._added and spec != loaded:
+            self._added.discard(spec)
+            self.source.removeItem(self.source.findData(spec))
+        self.source.setCurrentIndex(max(self.source.findData(loaded), 0))
 
     def _on_load(self) -> None:
         spec = self.source.currentData()

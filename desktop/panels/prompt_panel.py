@@ -87,6 +87,7 @@ class PromptPanel(QWidget):
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("Type a prompt… (Ctrl+Enter runs it now)")
         self.editor.setTabChangesFocus(True)
+        self.editor.setMinimumHeight(40)  # two lines; a short screen keeps room for the chips
         self.chat = ChatEditor()
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Trace the prompt now (Ctrl+Enter)")
@@ -99,8 +100,7 @@ class PromptPanel(QWidget):
         self.tint.setToolTip("What the chip colours show; hover a chip for its surprisal in bits")
         self.counts = QLabel()
         self.counts.setObjectName("counts")
-        self.chips = TokenChips()
-        self.chips.setMinimumHeight(60)
+        self.chips = TokenChips()  # at least one row of chips, whatever the font
         self.legend = ChipLegend()
         self.legend.hide()
 
@@ -139,10 +139,12 @@ class PromptPanel(QWidget):
         self._chat_edits = qdebounced(self._retrace_chat, timeout=TYPING_PAUSE_MS, parent=self)
         self.editor.textChanged.connect(self._typing)
         self.editor.textChanged.connect(self._update_text_counts)
+        self.editor.textChanged.connect(self._sync_preset)
         self.run_button.clicked.connect(self.submit)
         self.allow_special.toggled.connect(self._on_allow_special)
         self.presets.activated.connect(self._on_preset)
         self.modes.buttonToggled.connect(self._on_mode_toggled)
+        self.chat.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # text mode first
         self.chat.send_requested.connect(self.send)
         self.chat.edited.connect(self._chat_edits)
         self.chat.cleared.connect(self._on_chat_cleared)
@@ -155,6 +157,7 @@ class PromptPanel(QWidget):
             changed.connect(self.gate.request)
         state.trace_changed.connect(self._show_reply)
         state.model_changed.connect(self._on_model_changed)
+        state.stale_changed.connect(self._update_text_counts)  # "– tokens" while the chips are not this text's
         self._update_text_counts()
 
     # -- actions -------------------------------------------------------------------------------
@@ -164,6 +167,7 @@ class PromptPanel(QWidget):
         self.editor.setPlainText(text)
         self.editor.blockSignals(False)
         self._update_text_counts()
+        self._sync_preset()
         if submit:
             self.submit()
 
@@ -254,6 +258,12 @@ class PromptPanel(QWidget):
             mode_button.setFont(font)
         self.inputs.setCurrentWidget(self.chat if chat else self.editor)
         self.inputs.setMaximumHeight(16_777_215 if chat else _TEXT_EDITOR_HEIGHT)
+        # A stack asks for the largest minimum of its pages; the page not shown must not hold room open
+        # (the chat editor's in text mode would push the chips off a 768-line screen).
+        for page in (self.editor, self.chat):
+            ignored = QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Expanding if page is self.inputs.currentWidget() else ignored,
+                               QSizePolicy.Policy.Expanding if page is self.inputs.currentWidget() else ignored)
         self.body.setDirection(QBoxLayout.Direction.LeftToRight if chat else QBoxLayout.Direction.TopToBottom)
         self.body.setStretch(0, 2 if chat else 0)
         self.body.setStretch(1, 3 if chat else 1)
@@ -298,6 +308,10 @@ class PromptPanel(QWidget):
             return
         super().keyPressEvent(event)
 
+    def _sync_preset(self) -> None:
+        """The Sentence box names the preset only while the editor holds exactly its text."""
+        self.presets.setCurrentIndex(max(self.presets.findData(self.text()), 0))
+
     def _on_preset(self, index: int) -> None:
         text = self.presets.itemData(index)
         if text:
@@ -316,7 +330,7 @@ class PromptPanel(QWidget):
         text = self.text()
         n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
         trace = self.state.trace
-        tokens = f"{trace.n_tokens} tokens" if trace is not None else "– tokens"
+        tokens = f"{trace.n_tokens} tokens" if trace is not None and not self.state.stale_reason else "– tokens"
         self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
 
     def _key(self) -> tuple | None:
@@ -352,7 +366,7 @@ class PromptPanel(QWidget):
         tips = []
         for i, (tid, note) in enumerate(zip(trace.tokens.ids, trace.tokens.notes, strict=True)):
             text = html.escape(repr(trace.tokens.texts[i]) if not trace.tokens.special[i] else trace.tokens.labels[i])
-            tip = f"position {i} · id {int(tid)} · {text}"
+            tip = f"<nobr>position {i} · id {int(tid)} · {text}</nobr>"  # never broken inside the token
             if note:
                 tip += f"<br>{html.escape(note)}"
             if marks[i]:

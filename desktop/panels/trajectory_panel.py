@@ -18,6 +18,9 @@ class TrajectoryPanel(QWidget):
         self.basis = QComboBox()
         self.basis.addItem("Shared basis (motion comparable)", SHARED)
         self.basis.addItem("Per-layer basis (best view of each layer)", PER_LAYER)
+        # As narrow as a few words: the long names no longer set the dock's smallest width.
+        self.basis.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.basis.setMinimumContentsLength(14)
         self.trails = QCheckBox("Trails")
         self.trails.setChecked(True)
         self.plot = TrajectoryPlot()

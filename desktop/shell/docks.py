@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
-from desktop.features.presentation import SHORT_SCREEN  # the rule presentation mode applies to its large type
+from desktop.features.presentation import SHORT_SCREEN
 from desktop.panels.anatomy_panel import AnatomyPanel
 from desktop.panels.attention_panel import AttentionPanel
 from desktop.panels.distribution_panel import DistributionPanel
@@ -45,11 +45,12 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("trajectories", "Token trajectories", TrajectoryPanel, Area.RightDockWidgetArea),
     PanelSpec("distribution", "Next-token distribution", DistributionPanel, Area.RightDockWidgetArea),
     PanelSpec("model", "Model", ModelPanel, Area.RightDockWidgetArea),
-    # Deeper views: tabbed behind the main panels so the default layout stays tidy.
-    PanelSpec("lens", "Logit lens", LensPanel, Area.RightDockWidgetArea),
+    # Deeper views: tabbed behind the main panels so the default layout stays tidy (the prompt
+    # stays on its own: a tab behind it would hide the editor).
+    PanelSpec("lens", "Logit lens", LensPanel, Area.LeftDockWidgetArea),
     PanelSpec("qkv", "Q/K/V", QKVPanel, Area.LeftDockWidgetArea),
     PanelSpec("heads", "All heads", HeadsPanel, Area.LeftDockWidgetArea),
-    PanelSpec("tokenizers", "Tokenizers && BPE", TokenizerPanel, Area.TopDockWidgetArea),
+    PanelSpec("tokenizers", "Tokenizers && BPE", TokenizerPanel, Area.LeftDockWidgetArea),
     # Inside the block: MLP and anatomy behind attention, embeddings and the KV cache behind the model.
     PanelSpec("mlp", "MLP && neurons", MlpPanel, Area.LeftDockWidgetArea),
     PanelSpec("anatomy", "Anatomy", AnatomyPanel, Area.LeftDockWidgetArea),
@@ -59,9 +60,10 @@ PANELS: tuple[PanelSpec, ...] = (
 
 # Docks that share a place as tabs, in tab order; the first of each group is in front.
 TAB_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("distribution", "model", "lens", "embeddings", "kv_cache"),
-    ("attention", "heads", "qkv", "mlp", "anatomy"),
-    ("prompt", "tokenizers"),
+    ("distribution", "model", "embeddings", "kv_cache"),
+    # The tall column: the lens beside the distribution, with room for every layer's row; the BPE
+    # tab here no longer hides the prompt editor.
+    ("attention", "lens", "heads", "qkv", "mlp", "anatomy", "tokenizers"),
 )
 
 
@@ -109,5 +111,5 @@ def apply_default_sizes(window: QMainWindow, docks: dict[str, QDockWidget]) -> N
                        Qt.Orientation.Horizontal)
     if not window.tabifiedDockWidgets(docks["trajectories"]):
         middle = int(height * 0.6)
-        window.resizeDocks([docks["trajectories"], docks["distribution"]], [middle * 9 // 20, middle * 11 // 20],
+        window.resizeDocks([docks["trajectories"], docks["distribution"]], [middle // 2, middle // 2],
                            Qt.Orientation.Vertical)

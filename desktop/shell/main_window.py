@@ -8,9 +8,9 @@ controller is the few lines in `_connect`; everything else goes through the cont
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTabBar, QWidget
 
 from desktop.core.context import make_context
 from desktop.core.presets import DEFAULT_PROMPT
@@ -22,7 +22,7 @@ from desktop.shell.features import FEATURES
 from desktop.shell.menus import Menus
 from desktop.shell.status_bar import BusyStatus
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: Tokenizers & BPE and the logit lens moved behind Attention
 
 
 class MainWindow(QMainWindow):
@@ -141,7 +141,11 @@ class MainWindow(QMainWindow):
         return dock
 
     def raise_dock(self, key: str) -> None:
-        """Show and bring a dock to the front (the anatomy diagram's clicks land here)."""
+        """Show and bring a dock to the front (the anatomy diagram's clicks and lessons land here);
+        in presentation mode, put it in the main view."""
+        presentation = self.presentation
+        if presentation is not None and presentation.active and presentation.show_view(key):
+            return
         dock = self.docks.get(key)
         if dock is not None:
             dock.show()
@@ -155,7 +159,12 @@ class MainWindow(QMainWindow):
         self.error_shown.emit(text)
 
     def show_status(self, text: str) -> None:
+        """A confirmation or progress line: the status bar, or the key legend in presentation mode
+        (where the status bar is hidden, so an export would otherwise confirm nothing)."""
         self.status_label.setText(text)
+        presentation = self.presentation
+        if presentation is not None and presentation.active:
+            presentation.notify(text)
 
     # the features, by name
     @property
@@ -174,14 +183,55 @@ class MainWindow(QMainWindow):
     def lessons(self):
         return self.feature("lessons")
 
+    @property
+    def notices(self):
+        return self.feature("notices")
+
     # -- layout ----------------------------------------------------------------------------------
+
+    def childEvent(self, event) -> None:
+        """Tabs of docks keep their whole title ("Logit lens", not "Log…"): when they do not fit,
+        the tab bar scrolls instead (Qt makes these tab bars as docks get tabbed)."""
+        super().childEvent(event)
+        if event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
+            event.child().setElideMode(Qt.TextElideMode.ElideNone)
+            event.child().setUsesScrollButtons(True)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._sized:
             self._sized = True
+            self.fit_to_screen()
+            QTimer.singleShot(0, self.fit_to_screen)  # once a window manager has placed it
             if self.first_start:
                 QTimer.singleShot(0, self.apply_default_sizes)
+
+    def fit_to_screen(self) -> None:
+        """Keep the window inside its screen's available area, frame included.
+
+        With no window manager (or one that does not enforce it) nothing else does: a restored
+        geometry from a larger screen, or docks whose smallest sizes add up to more than the
+        screen, would push Generation and Lesson below its edge. The window's minimum size is
+        capped at the screen too, so the docks share what there is instead.
+        """
+        if self.isFullScreen():
+            return
+        screen = self.screen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        frame, inner = self.frameGeometry(), self.geometry()
+        extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+        room_w, room_h = available.width() - extra_w, available.height() - extra_h
+        hint = self.layout().minimumSize() if self.layout() is not None else self.minimumSizeHint()
+        self.setMinimumSize(min(hint.width(), room_w), min(hint.height(), room_h))
+        if self.isMaximized():
+            return
+        width, height = min(inner.width(), room_w), min(inner.height(), room_h)
+        x = min(max(frame.x(), available.x()), available.x() + available.width() - (width + extra_w))
+        y = min(max(frame.y(), available.y()), available.y() + available.height() - (height + extra_h))
+        if (x, y, width, height) != (frame.x(), frame.y(), inner.width(), inner.height()):
+            self.setGeometry(x + inner.x() - frame.x(), y + inner.y() - frame.y(), width, height)
 
     def _build_menus(self) -> None:
         open_folder = QAction("Open model folder…", self, shortcut=QKeySequence.StandardKey.Open)
@@ -237,7 +287,7 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         self.first_start = not isinstance(geometry, QByteArray)
         if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
+            self.restoreGeometry(geometry)  # fit_to_screen on show: the screen may be smaller now
         else:  # first start: fill the screen, whatever its size (maximised where a window manager can)
             self.setGeometry(self.screen().availableGeometry())
         layout = self.settings.value("window/state")

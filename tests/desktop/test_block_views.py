@@ -97,3 +97,23 @@ def test_kv_cache_panel(make_window, qtbot):
     table = panel.table
     qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width(), timeout=5_000)
     assert panel.plot.getPlotItem().vb.viewRange()[1][0] == pytest.approx(0)
+
+
+def test_the_analogy_trap_is_explained_and_fixed_in_one_click(make_window, qtbot):
+    """"king − man + woman" typed without leading spaces gives junk; the panel says why and
+    offers the space-prefixed tokens, which give " queen"."""
+    window = make_window(prompt=CAPITAL)
+    raise_dock(window, "embeddings")
+    panel = window.embeddings_panel
+    for edit, text in ((panel.a, "king"), (panel.b, "man"), (panel.c, "woman")):
+        edit.setText(text)
+    with qtbot.waitSignal(panel.result_changed, timeout=30_000):
+        panel.ask("analogy")
+    assert panel.space_box.isVisibleTo(panel)
+    assert "'king', 'man', 'woman'" in panel.space_note.text() and "'␣king'" in panel.space_note.text()
+    assert panel.table_rows()[0][0] != "␣queen"
+    with qtbot.waitSignal(panel.result_changed, timeout=30_000):
+        panel.use_spaced.click()
+    assert (panel.a.text(), panel.b.text(), panel.c.text()) == (" king", " man", " woman")
+    assert panel.table_rows()[0][0] == "␣queen"
+    assert not panel.space_box.isVisibleTo(panel)

@@ -206,3 +206,40 @@ def test_the_assistant_lesson_contrasts_raw_text_and_chat(make_window, qtbot):
     go(7)
     assert state.settings.bias == {7042: -100.0}
     assert state.result.reply == "The capital of France is Londre."
+@pytest.mark.builtin
+def test_previous_restores_the_earlier_step_without_running_its_action_again(make_window, qtbot):
+    from desktop.core.requests.tracing import StepRequest
+
+    window = make_window(prompt="Hello")
+    state, player, panel = window.state, window.lessons, window.lessons.panel
+    index = next(i for i in range(panel.lessons.count()) if "Paris" in panel.lessons.itemText(i))
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.lessons.setCurrentIndex(index)
+        panel.lessons.activated.emit(index)
+    title = player.lesson.title
+    assert '"' in title and panel.counter.text().startswith(f"{title} · step 1 /")  # quotes, not &quot;
+    while player.index < 8:  # to step 9, "And again": two greedy steps from the prompt
+        with qtbot.waitSignal(player.step_applied, timeout=60_000):
+            panel.next_button.click()
+    assert "9. And again" in panel.step_title.text()
+    assert state.result.n_new == 2
+    after_two = tuple(int(i) for i in state.trace.tokens.ids)
+    sent = []
+    window.client.request_sent.connect(sent.append)
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.previous_button.click()  # back to step 8: one token, as its text says
+    assert state.result.n_new == 1 and state.label(int(state.trace.tokens.ids[-1])) == "␣Paris"
+    assert tuple(int(i) for i in state.trace.tokens.ids) == after_two[:-1]
+    assert state.selection.position == state.trace.n_tokens - 1
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.previous_button.click()  # step 7: the prompt alone
+    assert state.result.n_new == 0 and state.trace.text == CAPITAL
+    assert not [r for r in sent if isinstance(r, StepRequest) and r.action in ("step", "sample")]
+
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.next_button.click()  # forward again applies step 8: one step
+    assert state.result.n_new == 1
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.next_button.click()
+    assert tuple(int(i) for i in state.trace.tokens.ids) == after_two

@@ -111,12 +111,14 @@ def test_single_keys_move_the_selection(window, qtbot):
     layer = state.selection.layer
     qtbot.keyClick(window, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
     assert state.selection.layer == layer
-    # Number keys raise panels; P plays the layer animation.
+    # Number keys switch the main view; P plays the layer animation (in the trajectories).
     qtbot.keyClick(window, Qt.Key.Key_2)
-    assert window.docks["attention"].isVisible()
+    assert window.docks["trajectories"].isVisible() and not window.docks["attention"].isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert window.docks["attention"].isVisible() and not window.docks["trajectories"].isVisible()
     slider = window.trajectory_panel.slider
     qtbot.keyClick(window, Qt.Key.Key_P)
-    assert slider.is_playing()
+    assert slider.is_playing() and window.presentation.main_view == "trajectories"
     qtbot.keyClick(window, Qt.Key.Key_P)
     assert not slider.is_playing()
 
@@ -263,7 +265,7 @@ def test_legend_is_a_bottom_bar_that_covers_no_panel(window, qtbot):
 def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
     panel = window.distribution_panel
     window.presentation.enter()
-    qtbot.waitUntil(lambda: bool(window.tabifiedDockWidgets(window.docks["trajectories"])), timeout=5_000)  # laid out
+    qtbot.waitUntil(lambda: window.docks["distribution"].isVisible(), timeout=5_000)  # laid out
     dock = window.docks["distribution"]
     dock.setFloating(True)  # e.g. dragged beside the slides: a third of a 1920-pixel projector
     dock.resize(640, 600)
@@ -281,3 +283,70 @@ def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
         assert control.width() >= control.sizeHint().width(), control  # not squeezed: "Temperature" in full
     lowest = max(_in_window(c, panel).bottom() for c in controls)
     assert _in_window(panel.bars, panel).top() > lowest  # the wrapped rows push the bars down
+
+
+def visible_docks(window) -> set[str]:
+    return {k for k, d in window.docks.items() if d.isVisible() and not d.visibleRegion().isEmpty()}
+
+
+def test_presentation_has_its_own_layout_of_few_large_panels(window, qtbot):
+    """Prompt on top, one main view, distribution and generation beside it; nothing behind a tab;
+    the number keys switch the main view in the same place; leaving gives the layout back."""
+    before = visible_docks(window)
+    mode = window.presentation
+    with qtbot.waitSignal(mode.laid_out, timeout=5_000):
+        mode.enter()
+    assert visible_docks(window) == {"prompt", "attention", "distribution", "generation"}
+    assert not any(window.tabifiedDockWidgets(d) and any(o.isVisible() for o in window.tabifiedDockWidgets(d))
+                   for d in window.docks.values() if d.isVisible())  # no tab bars at all
+    attention = _in_window(window.docks["attention"], window)
+    assert attention.width() > window.width() * 0.5 and attention.height() > window.height() * 0.5
+    # The title bar lists the views with their keys; 3 puts the lens in the same place.
+    title = window.docks["attention"].titleBarWidget()
+    assert "1 Attention" in title.text() and "3 Lens" in title.text()
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    assert visible_docks(window) == {"prompt", "lens", "distribution", "generation"}
+    assert _in_window(window.docks["lens"], window) == attention
+    window.raise_dock("kv_cache")  # any other dock (a lesson's, the anatomy's clicks) goes there too
+    assert "kv_cache" in visible_docks(window) and "lens" not in visible_docks(window)
+    mode.show_view("attention")
+    mode.leave()
+    qtbot.waitUntil(lambda: visible_docks(window) == before, timeout=5_000)
+    assert window.docks["attention"].titleBarWidget() is None
+
+
+def test_a_lesson_opened_in_presentation_sits_under_the_main_view(window, qtbot):
+    mode, player, panel = window.presentation, window.lessons, window.lessons.panel
+    mode.enter()
+    assert "lesson" not in visible_docks(window)  # no lesson open: no room spent on it
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        panel.lessons.setCurrentIndex(1)
+        panel.lessons.activated.emit(1)
+    qtbot.waitUntil(lambda: "lesson" in visible_docks(window), timeout=5_000)
+    lesson, main = _in_window(window.docks["lesson"], window), _in_window(window.docks["attention"], window)
+    assert lesson.top() > main.bottom() - 2 and lesson.left() == main.left()
+    assert lesson.height() >= 80
+    with qtbot.waitSignal(player.step_applied, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_N)  # step 2 of the lesson shows a dock: it lands in the main view
+    step = player.lesson.steps[player.index]
+    if step.dock in presentation.MAIN_VIEWS:
+        assert mode.main_view == step.dock and step.dock in visible_docks(window)
+
+
+def test_font_scale_follows_the_screen_height():
+    assert presentation.font_scale_for(1080) == pytest.approx(presentation.FONT_SCALE)
+    assert presentation.font_scale_for(2160) == pytest.approx(presentation.FONT_SCALE)  # never more
+    assert presentation.font_scale_for(768) == pytest.approx(presentation.MIN_FONT_SCALE)
+    assert presentation.MIN_FONT_SCALE < presentation.font_scale_for(900) < presentation.FONT_SCALE
+
+
+def test_an_export_in_presentation_mode_is_confirmed_on_screen(window, qtbot, tmp_path):
+    from desktop.features.export_actions import export_panel_png
+
+    window.presentation.enter()
+    assert not window.statusBar().isVisible()
+    path = export_panel_png(window, "attention", tmp_path / "attention.png")
+    assert path is not None and path.exists()
+    legend = window.presentation.legend
+    assert legend.isVisible() and "Exported the Attention panel" in legend.label.text()
+    assert "Exported the Attention panel" in window.status_label.text()  # there too, for after

@@ -49,3 +49,17 @@ def test_builtin_king_neighbours(builtin_lm):
     weight = builtin_lm.model.get_input_embeddings().weight.detach().numpy().astype(np.float64)
     ids, _ = _cosine_top(weight, weight[word.ids[0]], word.ids, 10, len(builtin_lm.tokenizer))
     np.testing.assert_array_equal(found.ids, ids)
+
+
+@pytest.mark.builtin
+def test_the_mid_sentence_form_of_a_word_typed_without_its_space(builtin_lm):
+    from model_core.engine.probes.embeddings import mid_sentence_form
+
+    assert mid_sentence_form(builtin_lm, "king") == " king"
+    assert mid_sentence_form(builtin_lm, " king") is None  # already the mid-sentence form
+    assert mid_sentence_form(builtin_lm, "") is None
+    # The trap: the start-of-text forms give noise, the mid-sentence ones the classic answer.
+    _, plain = analogy(builtin_lm, "king", "man", "woman", k=5)
+    _, spaced = analogy(builtin_lm, " king", " man", " woman", k=5)
+    assert spaced.labels[0] == "␣queen" and spaced.similarities[0] > 0.6
+    assert "␣queen" not in plain.labels[:1]

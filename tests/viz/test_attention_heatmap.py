@@ -99,7 +99,7 @@ def test_many_tokens_show_every_nth_label_ending_at_last(show) -> None:
 def test_tick_helpers() -> None:
     assert tick_step(12, pixels_per_item=40, line_height=15) == 1
     assert tick_step(100, pixels_per_item=40, line_height=15) == 2  # capped at 60 labels
-    assert tick_step(12, pixels_per_item=5, line_height=15) == 4  # one line apart
+    assert tick_step(12, pixels_per_item=5, line_height=15) == 3  # at least 0.9 of a line apart
     assert thinned_ticks(["a", "b", "c", "d", "e"], 2) == [(0.5, "a"), (2.5, "c"), (4.5, "e")]
     assert thinned_ticks(["a" * 30], 1)[0][1] == "a" * 13 + "…"
 
@@ -148,3 +148,38 @@ def test_line_scale_thickens_the_selection_outline_and_axes(heatmap: AttentionHe
     assert heatmap.plot_item.getAxis("left").pen().widthF() == pytest.approx(2 * axis)
     heatmap.set_line_scale(1.0)
     assert heatmap.selection_item.pen().widthF() == pytest.approx(outline)
+
+
+def test_a_short_heatmap_gives_the_hover_row_to_the_query_rows(qtbot) -> None:
+    """Too short to name every row with the hover readout in a row of its own: the readout moves
+    into the title's row, and every query keeps its label."""
+    from PySide6.QtCore import QPointF
+
+    heatmap = AttentionHeatmap(font_size=10)
+    qtbot.addWidget(heatmap)
+    labels = [f"tok{i}" for i in range(12)]
+    weights = np.tril(np.ones((12, 12), dtype=np.float32))
+    heatmap.set_data(weights / weights.sum(1, keepdims=True), labels)
+    heatmap.set_title("Layer 1 · Head 2")
+    heatmap.resize(600, 900)
+    heatmap.show()
+    qtbot.waitUntil(lambda: not heatmap.compact)
+    tall_rows = len(heatmap._ticks_shown[0])
+    assert tall_rows == 12
+    heatmap.resize(600, 300)  # 12 rows of 10-point labels no longer fit beside a hover row
+    qtbot.waitUntil(lambda: heatmap.compact)
+    qtbot.waitUntil(lambda: heatmap._ticks_shown is not None and len(heatmap._ticks_shown[0]) == 12)
+    heatmap._on_mouse_moved(heatmap.cell_scene_pos(5, 2))
+    assert "tok5" in heatmap._title_label.text and "0.167" in heatmap._title_label.text
+    heatmap._on_mouse_moved(QPointF(-50, -50))
+    assert "Layer 1 · Head 2" in heatmap._title_label.text
+
+
+def test_mask_follows_the_theme(heatmap: AttentionHeatmap) -> None:
+    from PySide6.QtGui import QColor
+
+    from viz.theme import DARK
+
+    heatmap.set_palette(DARK)
+    r, g, b, a = heatmap.mask_item.image[0, -1]
+    assert QColor(int(r), int(g), int(b)) == QColor(DARK.masked) and a == 255

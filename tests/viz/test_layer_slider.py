@@ -55,3 +55,20 @@ def test_line_scale_thickens_the_slider_and_resets(slider: LayerSlider) -> None:
     assert "height: 6px" in inner.styleSheet() and inner.minimumHeight() >= 32
     slider.set_line_scale(1.0)
     assert inner.styleSheet() == "" and inner.minimumHeight() == 0
+
+
+def test_play_and_pause_use_glyphs_the_font_has(qtbot):
+    """A glyph the font lacks is drawn as a box: "▯ Pause" on a projector."""
+    from PySide6.QtGui import QFontMetrics
+
+    slider = LayerSlider()
+    qtbot.addWidget(slider)
+    slider.set_maximum(3)
+    metrics = QFontMetrics(slider._button.font())
+    texts = [slider.button_text()]
+    slider.play()
+    texts.append(slider.button_text())
+    slider.pause()
+    assert texts[0].endswith("Play") and texts[1].endswith("Pause")
+    missing = [c for text in texts for c in text if not c.isspace() and not metrics.inFontUcs4(ord(c))]
+    assert missing == []

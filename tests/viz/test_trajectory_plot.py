@@ -68,12 +68,42 @@ def test_trails_have_one_vertex_per_token_per_layer(plot: TrajectoryPlot, points
     assert len(plot.trail_item.getData()[0]) == 0 and len(plot.last_trail_item.getData()[0]) == 0
 
 
+def label_rects(widget: TrajectoryPlot) -> dict[int, object]:
+    return {i: item.sceneBoundingRect() for i, item in widget.label_items()}
+
+
 def test_every_token_labelled_when_few(plot: TrajectoryPlot, points: np.ndarray) -> None:
     plot.set_layer(2)
     labels = plot.label_items()
     assert [i for i, _ in labels] == list(range(T))
     assert [item.toPlainText().strip() for _, item in labels] == LABELS
-    assert labels[-1][1].pos().x() == pytest.approx(points[2, -1, 0])
+    for i, rect in label_rects(plot).items():  # each label right beside its own dot
+        dot = plot.dot_scene_pos(i)
+        gap = max(rect.left() - dot.x(), dot.x() - rect.right(), rect.top() - dot.y(), dot.y() - rect.bottom(), 0)
+        assert gap < 20, (i, gap)
+
+
+def test_labels_of_a_crowded_plot_never_overlap(show) -> None:
+    """Tokens bunched together (as the embeddings often are) keep readable labels: none overlaps
+    another label or a dot; the last and the selected token are always named."""
+    widget = show(TrajectoryPlot(font_size=10), (520, 260))
+    rng = np.random.default_rng(3)
+    n = 24
+    points = rng.normal(scale=0.05, size=(2, n, 2))  # [L+1, T, 2] a tight cloud ...
+    points[:, :3] += 3.0  # ... and three far away, so the view is wide and the cloud small
+    widget.set_data(points, [f"token{i}" for i in range(n)])
+    widget.set_selected(5)
+    rects = label_rects(widget)
+    assert {5, n - 1} <= set(rects)
+    assert len(rects) < n  # some had no free place: their dots still name them on hover
+    items = list(rects.items())
+    for a, (i, ra) in enumerate(items):
+        for j, rb in items[a + 1:]:
+            assert not ra.intersects(rb), (i, j)
+        for k in range(n):
+            if k != i:
+                dot = widget.dot_scene_pos(k)
+                assert not ra.contains(dot), (i, k)
 
 
 def test_only_selected_and_last_labelled_when_many(show) -> None:

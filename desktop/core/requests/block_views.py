@@ -43,6 +43,9 @@ class EmbeddingResult:
     labels: tuple[str, ...]
     similarities: np.ndarray  # [k] float32 cosine
     error: str = ""  # a word that could not be resolved, said inline
+    # Per input: " king" when "king" was typed without the leading space that its one-token,
+    # mid-sentence form has (None when the input already has it, or there is no such token).
+    spaced: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,10 @@ def anatomy(session: WorkerSession, request: AnatomyRequest):
 
 @handles(EmbeddingRequest)
 def embeddings(session: WorkerSession, request: EmbeddingRequest) -> EmbeddingResult:
-    from model_core.engine.probes.embeddings import analogy, nearest_tokens
+    from model_core.engine.probes.embeddings import analogy, mid_sentence_form, nearest_tokens
     from model_core.errors import LogitscopeError
 
+    spaced = tuple(mid_sentence_form(session.lm, text) for text in request.texts)
     try:
         if len(request.texts) == 3:
             words, found = analogy(session.lm, *request.texts, k=request.k)
@@ -84,8 +88,9 @@ def embeddings(session: WorkerSession, request: EmbeddingRequest) -> EmbeddingRe
             word, found = nearest_tokens(session.lm, request.texts[0], k=request.k)
             words = (word,)
     except LogitscopeError as exc:  # a bad word is said in the panel, not in the banner
-        return EmbeddingResult(request.texts, (), np.zeros(0, np.int64), (), np.zeros(0, np.float32), str(exc))
-    return EmbeddingResult(request.texts, words, found.ids, found.labels, found.similarities)
+        return EmbeddingResult(request.texts, (), np.zeros(0, np.int64), (), np.zeros(0, np.float32), str(exc),
+                               spaced)
+    return EmbeddingResult(request.texts, words, found.ids, found.labels, found.similarities, spaced=spaced)
 
 
 @handles(KvBenchRequest)

@@ -36,14 +36,18 @@ class LessonPanel(QWidget):
         self.step_title.setObjectName("lesson-step-title")
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
+        self.text.setMinimumHeight(40)  # two lines: the bottom row stays no taller than Generation needs
         self.counter = QLabel()
         self.counter.setObjectName("lesson-counter")
+        self.counter.setTextFormat(Qt.TextFormat.PlainText)  # a title with quotes shows them, not &quot;
         self.previous_button = QPushButton("◀  Previous")
         self.previous_button.setToolTip("Previous step (B or Page Up in presentation mode)")
         self.next_button = QPushButton("Next  ▶")
         self.next_button.setToolTip("Next step (N or Page Down in presentation mode)")
 
-        top = QHBoxLayout()
+        self.chooser = QWidget()  # hidden in presentation mode: the lesson is chosen, its text needs the room
+        top = QHBoxLayout(self.chooser)
+        top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("Lesson:"))
         top.addWidget(self.lessons, 1)
         top.addWidget(self.open_button)
@@ -53,7 +57,7 @@ class LessonPanel(QWidget):
         nav.addWidget(self.next_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top)
+        layout.addWidget(self.chooser)
         layout.addWidget(self.step_title)
         layout.addWidget(self.text, 1)
         layout.addLayout(nav)
@@ -77,6 +81,10 @@ class LessonPanel(QWidget):
         self._redraw()
 
     # -- actions ---------------------------------------------------------------------------
+
+    def set_compact(self, compact: bool) -> None:
+        """Without the lesson chooser row (presentation mode): more room for the step's text."""
+        self.chooser.setVisible(not compact)
 
     def builtin(self) -> list[Lesson]:
         return list(self._builtin)
@@ -119,6 +127,6 @@ class LessonPanel(QWidget):
         self.step_title.setText(f"<b>{html.escape(step.title)}</b>")
         paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in step.text.split("\n\n") if p.strip())
         self.text.setHtml(paragraphs)
-        self.counter.setText(f"{html.escape(lesson.title)} · step {player.index + 1} / {n}")
+        self.counter.setText(f"{lesson.title} · step {player.index + 1} / {n}")
         self.previous_button.setEnabled(player.index > 0)
         self.next_button.setEnabled(player.index + 1 < n)

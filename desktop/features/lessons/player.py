@@ -1,14 +1,36 @@
 """Moving the window through a lesson's steps: settings and dock at once, then prompt → action →
-selection, each waiting for the trace (and its projection) the one before produced."""
+selection, each waiting for the trace (and its projection) the one before produced.
+
+Going forward applies a step (its prompt, then its action). Going back (or to the step shown)
+restores what the window held when that step was applied — the prompt, the generated tokens,
+the sampling settings, the selection and the trajectory layer — without running the step's
+action again: going back from "And again" must not step the model a third time.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.host import Host
+from desktop.core.requests import tracing as t
+from desktop.core.state import Selection
 from desktop.features.lessons.files import Lesson, LessonStep
+from model_core.analysis.sampling import SamplingSettings
+
+
+@dataclass(frozen=True)
+class StepSnapshot:
+    """What the window held once a step had been applied."""
+
+    prompt: str
+    generated: tuple[int, ...]  # token ids after the prompt
+    settings: SamplingSettings
+    selection: Selection
+    trajectory_layer: int
+    chat: tuple | None = None  # the conversation, when the prompt was a chat (model_core.types.chat.Message)
+    run_mode: str | None = None  # the Generation panel's Run mode then
 
 
 class LessonPlayer(QObject):
@@ -31,6 +53,7 @@ class LessonPlayer(QObject):
         self._waiting: tuple[int, object] | None = None  # (apply id, what to do once the next trace lands)
         self._trace_seen = False  # a new trace arrived while waiting; its projection is next
         self.skipped_docks: list[str] = []
+        self.snapshots: dict[int, StepSnapshot] = {}  # step index -> the window once it was applied
         self.panel = None  # the Lesson dock's LessonPanel, set by install()
         window.state.trace_changed.connect(self._on_trace_changed)
         window.state.projection_changed.connect(self._on_projection_changed)
@@ -40,12 +63,14 @@ class LessonPlayer(QObject):
     def open(self, lesson: Lesson) -> None:
         self.lesson = lesson
         self.index = -1
+        self.snapshots = {}
         self.lesson_changed.emit()
         self.go(0)
 
     def close(self) -> None:
         self.lesson = None
         self.index = -1
+        self.snapshots = {}
         self._apply_id += 1
         self._waiting = None
         self.lesson_changed.emit()
@@ -59,11 +84,16 @@ class LessonPlayer(QObject):
             self.go(self.index - 1)
 
     def go(self, index: int) -> None:
+        """Show step `index`: applied when going forward, restored when going back."""
         if self.lesson is None or not 0 <= index < len(self.lesson.steps):
             return
+        back = index <= self.index and index in self.snapshots
         self.index = index
         self.step_changed.emit(index)
-        self.apply(self.lesson.steps[index])
+        if back:
+            self.restore(self.lesson.steps[index], self.snapshots[index])
+        else:
+            self.apply(self.lesson.steps[index])
 
     @property
     def step(self) -> LessonStep | None:
@@ -79,14 +109,7 @@ class LessonPlayer(QObject):
         window = self.window
         if step.settings:
             window.state.set_settings(replace(window.state.settings, **dict(step.settings)))
-        self.skipped_docks = []
-        if step.dock is not None:
-            dock = window.docks.get(step.dock)
-            if dock is None:
-                self.skipped_docks.append(step.dock)
-            else:
-                dock.show()
-                dock.raise_()
+        self._show_dock(step)
         if step.run_mode is not None:
             window.panel("generation").set_run_mode(step.run_mode)
         prompt = window.panel("prompt")
@@ -102,6 +125,68 @@ class LessonPlayer(QObject):
                 prompt.set_text(step.prompt, submit=True)
                 return
         self._run_action(step, apply_id)
+
+    def restore(self, step: LessonStep, snapshot: StepSnapshot) -> None:
+        """Put the window back as it was once `step` had been applied (no action runs again)."""
+        self._apply_id += 1
+        apply_id = self._apply_id
+        self._waiting = None
+        window = self.window
+        window.state.set_settings(snapshot.settings)
+        self._show_dock(step)
+        if snapshot.run_mode is not None:
+            window.panel("generation").set_run_mode(snapshot.run_mode)
+        prompt = window.panel("prompt")
+        if snapshot.chat is not None:
+            if self._needs_chat_trace(snapshot.chat):
+                self._wait(apply_id, lambda: self._restore_tokens(step, snapshot, apply_id))
+                prompt.set_conversation(snapshot.chat, submit=True)
+                return
+        else:
+            result = window.state.result
+            if result is None or result.chat is not None or result.trace.prompt_text != snapshot.prompt \
+                    or prompt.text() != snapshot.prompt:
+                self._wait(apply_id, lambda: self._restore_tokens(step, snapshot, apply_id))
+                prompt.set_mode("text", submit=False)
+                prompt.set_text(snapshot.prompt, submit=True)
+                return
+        self._restore_tokens(step, snapshot, apply_id)
+
+    def _restore_tokens(self, step: LessonStep, snapshot: StepSnapshot, apply_id: int) -> None:
+        if apply_id != self._apply_id:
+            return
+        window, result = self.window, self.window.state.result
+        if result is not None and _generated(result) != snapshot.generated:
+            self._wait(apply_id, lambda: self._restore_view(step, snapshot, apply_id))
+            if snapshot.generated:
+                window.traces.replay(snapshot.generated)  # the very tokens, sampled ones too
+                return
+            if window.traces.act(t.RESET):
+                return
+            self._waiting = None
+        self._restore_view(step, snapshot, apply_id)
+
+    def _restore_view(self, step: LessonStep, snapshot: StepSnapshot, apply_id: int) -> None:
+        if apply_id != self._apply_id:
+            return
+        self._waiting = None
+        window, state = self.window, self.window.state
+        sel = snapshot.selection
+        state.select(position=sel.position, layer=sel.layer, head=sel.head)
+        slider = window.panel("trajectories").slider
+        slider.pause()
+        slider.set_layer(snapshot.trajectory_layer)
+        if step.play:
+            slider.play()
+        self.step_applied.emit(self.index)
+
+    def _show_dock(self, step: LessonStep) -> None:
+        self.skipped_docks = []
+        if step.dock is not None:
+            if step.dock in self.window.docks:
+                self.window.raise_dock(step.dock)  # presentation mode puts it in its main view
+            else:
+                self.skipped_docks.append(step.dock)
 
     def _needs_trace(self, prompt: str) -> bool:
         result = self.window.state.result
@@ -143,6 +228,11 @@ class LessonPlayer(QObject):
                 slider.set_layer(slider.maximum() + 1 + target if target < 0 else target)
             if step.play:
                 slider.play()
+            chat = state.result.chat
+            self.snapshots[self.index] = StepSnapshot(
+                trace.prompt_text, _generated(state.result), state.settings, state.selection, slider.layer(),
+                chat=tuple(chat.conversation) if chat is not None else None,
+                run_mode=window.panel("generation").run_mode_name())
         self.step_applied.emit(self.index)
 
     def _wait(self, apply_id: int, then) -> None:
@@ -163,3 +253,9 @@ class LessonPlayer(QObject):
         self._waiting = None
         if apply_id == self._apply_id:
             then()
+
+
+def _generated(result) -> tuple[int, ...]:
+    """The token ids generated after the prompt of a TraceResult."""
+    trace = result.trace
+    return tuple(int(i) for i in trace.tokens.ids[trace.n_prompt:])

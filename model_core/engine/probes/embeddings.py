@@ -75,6 +75,23 @@ def _embedding_rows(lm: LoadedModel, ids: Sequence[int] | None = None) -> torch.
                       for chunk in wanted.split(_ROWS_CHUNK)])
 
 
+def mid_sentence_form(lm: LoadedModel, text: str) -> str | None:
+    """" king" for "king", when that space-prefixed form is a single token and the typed form is not
+    the same token.
+
+    A word typed without its leading space is the form that starts a text — often a rarer token,
+    or several pieces ("king" may be [k][ing]) — so its neighbours and analogies are junk, while
+    the word in the middle of a sentence, " king", is one well-trained token. None when the text
+    already starts with a space, or when the spaced form is not one token.
+    """
+    if not text or text[0].isspace():
+        return None
+    spaced = " " + text
+    ids = lm.tokenizer(spaced, add_special_tokens=False)["input_ids"]
+    typed = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    return spaced if len(ids) == 1 and list(ids) != list(typed) else None
+
+
 def _unit_matrix(lm: LoadedModel) -> torch.Tensor:
     """[V, d] the embedding rows scaled to length 1 (cached per loaded model)."""
     cached = getattr(lm, "_unit_embeddings", None)
