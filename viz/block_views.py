@@ -234,7 +234,12 @@ class DiagramBox:
     detail: str  # shapes and counts; one line each, separated by "\n"
     kind: str  # "embed", "norm", "attention", "mlp", "add", "unembed"
     tooltip: str = ""  # the full shapes, when the detail line is cut short
+    experts: int = 0  # a mixture of experts: one small tile per expert under the text (the router feeds them)
+    shared_experts: int = 0  # experts every token uses, drawn as outlined tiles after the routed ones
 
+
+MAX_TILES = 16  # expert tiles drawn in a box; more experts end in "… N"
+_TILE = 14.0  # px: an expert tile's side
 
 _KIND_COLOURS = {
     "embed": "#CFE3F3", "norm": "#E8E8E8", "attention": "#F9D9A8", "mlp": "#CDEBDD", "add": "#FFFFFF",
@@ -273,6 +278,7 @@ class AnatomyDiagram(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(palette.background)))
         self._boxes: dict[str, QGraphicsRectItem] = {}
         self._drawn: tuple | None = None  # the set_boxes arguments, to redraw in a new palette
+        self._tiles: dict[str, int] = {}  # box key -> expert tiles drawn (the "… N" marker not counted)
 
     def set_palette(self, palette: Palette) -> None:
         """Page, boxes and text in this theme's colours (pastel boxes turn dark on a dark page)."""
@@ -294,6 +300,7 @@ class AnatomyDiagram(QGraphicsView):
         self._drawn = (tuple(before), tuple(block), tuple(after), repeat_label)
         self._scene.clear()
         self._boxes = {}
+        self._tiles = {}
         gap = 5.0
         title_font, detail_font = make_font(10, bold=True), make_font(8.5)
         line = QFontMetricsF(detail_font).lineSpacing()  # px per detail line
@@ -308,6 +315,8 @@ class AnatomyDiagram(QGraphicsView):
         def draw(box: DiagramBox, x: float, w: float) -> None:
             nonlocal y
             h = 20.0 if box.kind == "add" else 22.0 + line * (box.detail.count("\n") + 1 if box.detail else 0)
+            if box.experts:
+                h += _TILE + 8
             rect = QRectF(x, y, w, h)
             item = _ClickableBox(rect, box.key, self.part_clicked.emit)
             item.setBrush(QBrush(self.box_fill(box.kind)))
@@ -325,6 +334,8 @@ class AnatomyDiagram(QGraphicsView):
                 detail.setFont(detail_font)
                 detail.setBrush(QBrush(QColor(self._theme.foreground)))
                 detail.setPos(x + 8, y + 18)
+            if box.experts:
+                self._draw_tiles(item, box, x + 8, y + h - _TILE - 6, w - 16)
             y += h + gap
 
         # Top of the picture = output, as the data flows upwards in most diagrams of the residual stream.
@@ -349,8 +360,44 @@ class AnatomyDiagram(QGraphicsView):
         self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-10, -10, 10, 10))
         self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
+    def _draw_tiles(self, parent: QGraphicsRectItem, box: DiagramBox, x: float, y: float, width: float) -> None:
+        """One tile per expert (up to MAX_TILES, then "… N"), shared experts outlined after a gap."""
+        pen = QPen(QColor(self._theme.foreground), 0.8)
+        shown = min(box.experts, MAX_TILES)
+        step = min(_TILE + 3, (width - 60) / max(shown + box.shared_experts, 1))
+        side = max(step - 3, 4.0)
+        for i in range(shown):
+            tile = QGraphicsRectItem(QRectF(x + i * step, y, side, side), parent)
+            tile.setBrush(QBrush(QColor("#7FC8A9")))
+            tile.setPen(pen)
+        end = x + shown * step
+        if box.experts > shown:
+            more = QGraphicsSimpleTextItem(f"… {box.experts}", parent)
+            more.setFont(make_font(8.5))
+            more.setBrush(QBrush(QColor(self._theme.foreground)))
+            more.setPos(end + 2, y - 1)
+            end += QFontMetricsF(make_font(8.5)).horizontalAdvance(f"… {box.experts}") + 6
+        for j in range(box.shared_experts):
+            tile = QGraphicsRectItem(QRectF(end + 10 + j * step, y, side, side), parent)
+            tile.setBrush(QBrush(QColor("#FFFFFF")))
+            tile.setPen(QPen(QColor(self._theme.foreground), 1.6))
+        self._tiles[box.key] = shown
+
     def box_keys(self) -> list[str]:
         return list(self._boxes)
+
+    def box_title(self, key: str) -> str:
+        """The title text of the first box with this key."""
+        item = self._boxes[key]
+        return next(c.text() for c in item.childItems() if isinstance(c, QGraphicsSimpleTextItem))
+
+    def box_detail(self, key: str) -> str:
+        texts = [c.text() for c in self._boxes[key].childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        return texts[1] if len(texts) > 1 else ""
+
+    def expert_tiles(self, key: str) -> int:
+        """How many expert tiles the box `key` draws (0: not a mixture of experts)."""
+        return self._tiles.get(key, 0)
 
     def box_rect(self, key: str) -> QRectF:
         return self._boxes[key].sceneBoundingRect()

@@ -28,7 +28,7 @@ class TraceController(QObject):
     failed = Signal(str)  # a failure the user should read (the banner)
     succeeded = Signal()  # a prompt traced cleanly: an old complaint would mislead
     loaded = Signal()  # a model is loaded and in `state`; the prompt should be traced
-    load_failed = Signal(str, str)  # spec, message: that model did not load (the one before, if any, stays)
+    load_failed = Signal(str, str)  # spec, message ('' when cancelled): that model did not load (the one before stays)
 
     def __init__(self, state: AppState, client: ModelClient, stagger: RedrawStagger,
                  parent: QObject | None = None) -> None:
@@ -68,9 +68,12 @@ class TraceController(QObject):
         """The newest request that changes the trace (its answer is, or will be, on screen)."""
         return self._trace.request
 
-    def load(self, spec: str, device: str = "auto") -> None:
-        self._model.ask(t.LoadRequest(spec, device))
-        self.busy.emit(f"Loading {spec}…", True)  # after asking: `loading` is already true
+    def load(self, spec: str, device: str = "auto", options: t.LoadOptions | None = None) -> None:
+        options = options or t.LoadOptions()
+        self._model.ask(t.LoadRequest(spec, device, options))
+        # after asking: `loading` is already true
+        self.busy.emit(f"Loading {spec}…" if options == t.LoadOptions() else f"Loading {spec} ({options.describe()})…",
+                       True)
 
     def submit(self, text: str, allow_special: bool = False) -> bool:
         """Trace `text` as the new prompt; False when nothing was asked (no model yet, empty text)."""
@@ -169,7 +172,7 @@ class TraceController(QObject):
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.done.emit()
         request = self._model.request
-        self.load_failed.emit(request.spec if isinstance(request, t.LoadRequest) else "", message)
+        self.load_failed.emit(request.spec if isinstance(request, t.LoadRequest) else "", "" if cancelled else message)
         info = self.state.info
         self.status.emit("No model loaded." if info is None else info.summary())
         if not cancelled:

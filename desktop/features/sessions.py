@@ -1,14 +1,15 @@
 """Sessions: save and reopen what the user was looking at; autosave and crash recovery.
 
-A session file (``*.logitscope.json``) is small JSON: the model spec and device, the
+A session file (``*.logitscope.json``) is small JSON: the model spec, device and number type, the
 prompt (raw text, and the chat mode's conversation with its system prompt and unsent message),
 which of the two is in use, the generated token ids and how each was chosen (greedy or
 sampled), every decoding knob, the run mode, the selection and the dock layout.
 
 Version 2 added the chat mode, the conversation, the new knobs (min-p, the penalties, logit
-bias, stop sequences), the run mode and the generated tokens' choices; version 1 files are
-still read (as text mode, the knobs off, Run to end sampled as it was then). Reopening loads the model if needed, traces the prompt and replays the
-generated ids exactly (``ReplayRequest``), so sampled text comes back token for token.
+bias, stop sequences), the run mode, the generated tokens' choices and the number type; version
+1 files are still read (as text mode, the knobs off, Run to end sampled as it was then, float32).
+Reopening loads the model if needed, traces the prompt and replays the generated ids exactly
+(``ReplayRequest``), so sampled text comes back token for token.
 
 The current session is autosaved (debounced) to the per-user data folder, one file per running
 instance (`session_recovery.py`), so two windows never overwrite each other's. An autosave left by
@@ -46,6 +47,7 @@ from model_core.analysis.sampling import SamplingSettings, bias_table
 from model_core.errors import LogitscopeError, PromptError
 from model_core.output_files import write_text_atomically
 from model_core.types.chat import SYSTEM, Message, conversation, conversation_json
+from model_core.types.model_info import DTYPE_CHOICES
 
 FORMAT = "logitscope-session"
 VERSION = 2
@@ -80,6 +82,7 @@ class Session:
     layout: str  # base64 of QMainWindow.saveState()
     layout_version: int
     visible_docks: dict[str, bool]
+    dtype: str = "float32"  # the number type the model was loaded in (model_info.DTYPE_CHOICES)
     mode: str = TEXT_MODE  # which prompt is traced: the text, or the conversation
     system: str | None = None  # the chat's own system prompt (None: the template decides)
     turns: tuple[Message, ...] = ()  # the chat's user and assistant turns
@@ -100,7 +103,7 @@ class Session:
             "format": FORMAT,
             "version": VERSION,
             "saved_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "model": {"spec": self.model, "device": self.device},
+            "model": {"spec": self.model, "device": self.device, "dtype": self.dtype},
             "prompt": {"text": self.prompt, "allow_special": self.allow_special, "mode": self.mode},
             "chat": {"system": self.system, "turns": conversation_json(self.turns), "draft": self.draft},
             "generated_ids": list(self.generated_ids),
@@ -152,6 +155,7 @@ class Session:
                 layout=_typed(layout.get("state", ""), str, "layout"),
                 layout_version=_typed(layout.get("version", 1), int, "layout version"),
                 visible_docks={str(k): bool(v) for k, v in _typed(layout.get("visible", {}), dict, "visible").items()},
+                dtype=_typed(model.get("dtype", "float32"), str, "dtype"),
                 mode=_typed(prompt.get("mode", TEXT_MODE), str, "mode"),
                 system=system,
                 turns=turns,
@@ -175,6 +179,8 @@ class Session:
             raise SessionError("its prompt is empty")
         if session.mode == CHAT_MODE and not any(m.content.strip() for m in session.conversation):
             raise SessionError("its conversation is empty")
+        if session.dtype not in DTYPE_CHOICES:
+            raise SessionError(f"its number type {session.dtype!r} is not one of {', '.join(DTYPE_CHOICES)}")
         if any(i < 0 for i in session.generated_ids) or session.max_new_tokens < 1:
             raise SessionError("its token ids or maximum length are out of range")
         return session
@@ -263,6 +269,7 @@ def capture_session(window: Host) -> Session:
         layout=base64.b64encode(layout).decode("ascii"),
         layout_version=window.layout_version,
         visible_docks={key: dock.toggleViewAction().isChecked() for key, dock in window.docks.items()},
+        dtype=state.info.dtype if state.info else window.panel("model").load_options().dtype,
         mode=mode,
         system=system,
         turns=turns,
@@ -413,11 +420,14 @@ class SessionController(QObject):
         prompt.set_mode(session.mode, submit=False)
         info = window.state.info
         model_panel = window.panel("model")
-        if info is None or info.source != session.model or model_panel.device.currentText() != session.device:
+        if info is None or info.source != session.model or model_panel.device.currentText() != session.device \
+                or info.dtype != session.dtype:
             if session.model != "builtin":
                 model_panel.add_source(session.model)
             model_panel.device.setCurrentText(session.device)
-            window.traces.load(session.model, session.device)  # traces the prompt once loaded
+            model_panel.set_dtype(session.dtype)
+            # traces the prompt once loaded
+            window.traces.load(session.model, session.device, model_panel.load_options())
         elif session.mode == CHAT_MODE:
             window.traces.submit_chat(session.conversation, session.allow_special)
         else:

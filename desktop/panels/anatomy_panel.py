@@ -22,15 +22,35 @@ from desktop.core.context import ViewContext
 from desktop.core.requests.block_views import AnatomyRequest
 from desktop.panels.style import emphasise
 from model_core.analysis.model_sizes import GPT2_STYLE, LLAMA_STYLE, build_model, human_bytes, human_count
+from model_core.types.model_info import PARALLEL, POST_LN, SEQUENTIAL
 from viz.block_views import AnatomyDiagram, DiagramBox
 
-# Which dock shows each part (keys of MainWindow.docks).
+# Which dock shows each part (keys of MainWindow.docks); a mixture of experts opens the Experts panel.
 PART_DOCKS = {
-    "embedding": "embeddings", "positions": "embeddings", "attention": "attention", "mlp": "mlp",
+    "embedding": "embeddings", "positions": "embeddings", "embedding_norm": "embeddings", "projections": "lens",
+    "attention": "attention", "attn_post_norm": "attention", "mlp": "mlp", "mlp_post_norm": "mlp",
     "norm1": "mlp", "norm2": "mlp", "add": "mlp", "final_norm": "lens", "unembedding": "distribution",
 }
-_KINDS = {"embedding": "embed", "positions": "embed", "norm1": "norm", "norm2": "norm", "final_norm": "norm",
-          "attention": "attention", "mlp": "mlp", "unembedding": "unembed", "other": "norm"}
+_KINDS = {"embedding": "embed", "positions": "embed", "embedding_norm": "norm", "projections": "embed",
+          "norm1": "norm", "norm2": "norm", "attn_post_norm": "norm", "mlp_post_norm": "norm",
+          "final_norm": "norm", "attention": "attention", "mlp": "mlp", "unembedding": "unembed", "other": "norm"}
+_BEFORE = ("embedding", "positions", "embedding_norm", "projections")  # below the blocks, in the order drawn
+_AFTER = ("final_norm", "unembedding", "other")
+_ADD = DiagramBox("add", "+ add to the residual stream", "", "add")
+_ADD_BOTH = DiagramBox("add", "+ add attention's and the MLP's outputs to the residual stream", "", "add")
+
+
+def block_order(layout: str, keys: set[str]) -> list[str]:
+    """The block's boxes from its input up ("add" where an update joins the residual stream), by
+    how the block is wired: sequential (pre-norm, optional post-norms), parallel (attention and the
+    MLP read the same input, one add) or post-LN (the norms follow each add: OPT-350m)."""
+    if layout == PARALLEL:
+        order = ["norm1", "attention", "attn_post_norm", "norm2", "mlp", "mlp_post_norm", "add_both"]
+    elif layout == POST_LN:
+        order = ["attention", "add", "norm1", "mlp", "add", "norm2"]
+    else:
+        order = ["norm1", "attention", "attn_post_norm", "add", "norm2", "mlp", "mlp_post_norm", "add"]
+    return [k for k in order if k in ("add", "add_both") or k in keys]
 
 
 class AnatomyPanel(QWidget):
@@ -46,7 +66,7 @@ class AnatomyPanel(QWidget):
         self.summary.setWordWrap(True)
         emphasise(self.summary)
         self.diagram = AnatomyDiagram()
-        self.diagram.part_clicked.connect(lambda key: self.part_clicked.emit(PART_DOCKS.get(key, "model")))
+        self.diagram.part_clicked.connect(self._on_part_clicked)
 
         # Calculator.
         self.style_box = QComboBox()
@@ -61,6 +81,7 @@ class AnatomyPanel(QWidget):
             ("layers", "Layers", 1, 512, 12), ("width", "Width d", 8, 65536, 768), ("heads", "Heads", 1, 512, 12),
             ("kv_heads", "Key/value heads", 1, 512, 12), ("mlp", "MLP width", 8, 262144, 3072),
             ("vocab", "Vocabulary", 2, 1_000_000, 50257), ("context", "Context", 1, 1_048_576, 1024),
+            ("experts", "Experts (0 = dense MLP)", 0, 1024, 0), ("experts_per_token", "Experts per token", 1, 1024, 2),
             ("tokens", "Training tokens (millions)", 0, 100_000_000, 10_000),
         ):
             spin = QSpinBox()
@@ -74,7 +95,8 @@ class AnatomyPanel(QWidget):
         self.tied_box.addItems(["tied (unembedding = embedding)", "separate unembedding"])
         form.addRow("Unembedding", self.tied_box)
         self.results: dict[str, QLabel] = {}
-        for key in ("Parameters", "Memory fp32", "Memory fp16", "KV cache / token (fp16)", "Training compute"):
+        for key in ("Parameters", "Active per token", "Memory fp32", "Memory fp16", "KV cache / token (fp16)",
+                    "Training compute"):
             label = QLabel("–")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.results[key] = label
@@ -107,6 +129,8 @@ class AnatomyPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(calculator_scroll)
+        splitter.setStretchFactor(0, 3)  # the diagram takes what the calculator does not need
+        splitter.setStretchFactor(1, 1)
         splitter.setSizes([700, 380])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -123,12 +147,11 @@ class AnatomyPanel(QWidget):
         info = self.state.info
         if info is None:
             return
-        # Start the calculator from the loaded model's shape.
-        style = LLAMA_STYLE if info.architecture.startswith("Llama") else GPT2_STYLE
-        self.style_box.setCurrentIndex(self.style_box.findData(style))
+        # Start the calculator from the loaded model's shape (its style comes with the anatomy).
         for key, value in (("layers", info.n_layers), ("width", info.d_model), ("heads", info.n_heads),
                            ("kv_heads", info.n_kv_heads), ("mlp", info.d_mlp), ("vocab", info.vocab_size),
-                           ("context", info.context_length or 1024)):
+                           ("context", info.context_length or 1024), ("experts", info.n_experts),
+                           ("experts_per_token", info.experts_per_token or 2)):
             spin = self.spins[key]
             spin.blockSignals(True)
             spin.setValue(int(value))
@@ -138,60 +161,107 @@ class AnatomyPanel(QWidget):
 
     def _on_anatomy(self, anatomy) -> None:
         self.anatomy = anatomy
+        # The calculator's style is the loaded model's: RMSNorm-and-gated (Llama) or LayerNorm (GPT-2).
+        self.style_box.blockSignals(True)
+        self.style_box.setCurrentIndex(max(self.style_box.findData(anatomy.style), 0))
+        self.style_box.blockSignals(False)
+        self._recalculate()
         self._redraw()
         self.anatomy_changed.emit()
+
+    def _on_part_clicked(self, key: str) -> None:
+        anatomy = self.anatomy
+        if key == "mlp" and anatomy is not None and anatomy.n_experts:
+            self.part_clicked.emit("experts")
+        else:
+            self.part_clicked.emit(PART_DOCKS.get(key, "model"))
 
     def _redraw(self) -> None:
         anatomy = self.anatomy
         if anatomy is None:
             return
         n = anatomy.n_layers
+        info = self.state.info
+        layout = info.block_layout if info is not None else SEQUENTIAL
 
         def box(part) -> DiagramBox:
-            count = (f"{human_count(part.params_each)} per block · × {n} = {human_count(part.params)}"
-                     if part.copies > 1 else human_count(part.params) + " parameters")
+            if part.copies > 1:
+                count = f"{human_count(part.params_each)} per block · × {n} = {human_count(part.params)}"
+            elif part.key in _BEFORE or part.key in _AFTER:
+                count = human_count(part.params) + " parameters"
+            else:  # blocks of different sizes: one total for all of them
+                count = f"{human_count(part.params)} over all {n} blocks"
+            if part.active != part.params:
+                count += f" · {human_count(part.active)} used per token"
             shape = part.shape_text()
             if len(shape) > 72:  # the full list is in the tooltip
                 shape = shape[:70] + "…"
-            detail = f"{count}\n{shape}" if part.params else part.note
-            return DiagramBox(part.key, part.title, detail, _KINDS.get(part.key, "norm"), part.shape_text())
+            lines = [count, shape] if part.params else [part.note]
+            if part.params and part.key == "mlp" and anatomy.n_experts:
+                lines.append(self._experts_line(anatomy))
+            shared = info.shared_experts if info is not None and part.key == "mlp" else 0
+            return DiagramBox(part.key, part.title, "\n".join(line for line in lines if line),
+                              _KINDS.get(part.key, "norm"), part.shape_text() + (f"\n{part.note}" if part.note else ""),
+                              experts=anatomy.n_experts if part.key == "mlp" else 0, shared_experts=shared)
 
         parts = {p.key: p for p in anatomy.parts}
-        before = [box(parts[k]) for k in ("embedding", "positions") if k in parts]
-        block = []
-        for key in ("norm1", "attention", "add", "norm2", "mlp", "add"):
-            if key == "add":
-                block.append(DiagramBox("add", "+ add to the residual stream", "", "add"))
-            elif key in parts:
-                block.append(box(parts[key]))
-        after = [box(parts[k]) for k in ("final_norm", "unembedding", "other") if k in parts]
-        per_block = sum(p.params_each for p in anatomy.parts if p.copies > 1)
-        self.diagram.set_boxes(before, block, after,
-                               f"× {n} blocks ({human_count(per_block)} parameters each)")
+        before = [box(parts[k]) for k in _BEFORE if k in parts]
+        block = [_ADD if k == "add" else _ADD_BOTH if k == "add_both" else box(parts[k])
+                 for k in block_order(layout, set(parts))]
+        after = [box(parts[k]) for k in _AFTER if k in parts]
+        in_blocks = [p for p in anatomy.parts if p.key not in _BEFORE and p.key not in _AFTER]
+        wiring = {PARALLEL: " · attention and the MLP read the same input",
+                  POST_LN: " · norms after each add (post-LN)"}.get(layout, "")
+        if all(p.copies > 1 for p in in_blocks):
+            size = f"{human_count(sum(p.params_each for p in in_blocks))} parameters each"
+        else:  # blocks of different sizes (dense and MoE blocks mixed)
+            size = f"{human_count(sum(p.params for p in in_blocks))} parameters in all"
+        repeat = f"× {n} blocks ({size}){wiring}"
+        self.diagram.set_boxes(before, block, after, repeat)
         tied = "tied to the embedding" if anatomy.tied else "not tied"
-        self.summary.setText(f"{anatomy.model_name}: {anatomy.total:,} parameters "
-                             f"({human_count(anatomy.total)}); unembedding {tied}")
+        text = f"{anatomy.model_name}: {anatomy.total:,} parameters ({human_count(anatomy.total)}); unembedding {tied}"
+        if anatomy.n_experts:
+            text += (f". A token uses {anatomy.active:,} of them ({human_count(anatomy.active)}, "
+                     f"{anatomy.active / max(anatomy.total, 1):.0%}): the router picks {anatomy.experts_per_token} "
+                     f"of {anatomy.n_experts} experts in each mixture-of-experts layer")
+        self.summary.setText(text)
+
+    def _experts_line(self, anatomy) -> str:
+        info = self.state.info
+        dense = [i for i in range(anatomy.n_layers) if info is not None and info.moe_layers
+                 and i not in info.moe_layers]
+        line = f"router → {anatomy.experts_per_token} of {anatomy.n_experts} experts per token"
+        if info is not None and info.shared_experts:
+            line += f" + {info.shared_experts} shared (outlined)"
+        if dense:
+            line += f"; dense MLP in block{'s' if len(dense) > 1 else ''} {', '.join(map(str, dense))}"
+        return line
 
     def _recalculate(self) -> None:
         v = {k: s.value() for k, s in self.spins.items()}
         style = self.style_box.currentData()
         self.spins["kv_heads"].setEnabled(style == LLAMA_STYLE)
+        self.spins["experts_per_token"].setEnabled(v["experts"] > 0)
         try:
             estimate = build_model(v["layers"], v["width"], v["heads"], v["vocab"], v["context"], style,
                                    d_mlp=v["mlp"], n_kv_heads=v["kv_heads"] if style == LLAMA_STYLE else None,
-                                   tied=self.tied_box.currentIndex() == 0, training_tokens=v["tokens"] * 10**6)
+                                   tied=self.tied_box.currentIndex() == 0, training_tokens=v["tokens"] * 10**6,
+                                   n_experts=v["experts"], experts_per_token=v["experts_per_token"])
         except ValueError as exc:
             for label in self.results.values():
                 label.setText("–")
             self.calc_note.setText(str(exc))
             return
         self.results["Parameters"].setText(f"{estimate.params:,} ({human_count(estimate.params)})")
+        self.results["Active per token"].setText(
+            f"{estimate.active_params:,} ({estimate.active_share:.0%})" if v["experts"] else "all of them (dense)")
         self.results["Memory fp32"].setText(human_bytes(estimate.fp32_bytes))
         self.results["Memory fp16"].setText(human_bytes(estimate.fp16_bytes))
         self.results["KV cache / token (fp16)"].setText(
             f"{human_bytes(estimate.kv_bytes_per_token_fp16)} · full context "
             f"{human_bytes(estimate.kv_bytes_per_token_fp16 * v['context'])}")
-        self.results["Training compute"].setText(f"≈ 6·N·D = {estimate.training_flops:.2e} FLOP")
+        n_used = "N (active)" if v["experts"] else "N"
+        self.results["Training compute"].setText(f"≈ 6·{n_used}·D = {estimate.training_flops:.2e} FLOP")
         share = {k: val / estimate.params for k, val in estimate.breakdown.items() if val}
         biggest = max(share, key=share.get)
         self.calc_note.setText(f"Largest share: {biggest} ({share[biggest]:.0%}). Weights only: training also "

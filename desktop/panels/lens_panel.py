@@ -17,10 +17,13 @@ from desktop.core.context import ViewContext
 from desktop.core.requests.tracing import LensGridRequest, LensGridResult, PositionRequest, PositionResult
 from desktop.panels.style import emphasise
 from model_core.analysis.head_stats import takeover_layer
+from model_core.types.model_info import PARALLEL, POST_LN
 from viz.lens_views import ProbabilityTable, TrackPlot
 
 TOP_K = 5
 DEFAULT_TRACKED = 3  # with an empty box, track the final layer's top tokens
+MID_LABEL = "Also mid-layer (after attention, before the MLP)"
+MID_TIP = "Read the stream in the middle of each block too (at the last position)"
 
 
 def _label_of_typed(text: str) -> str:
@@ -55,8 +58,11 @@ class LensPanel(QWidget):
                                         "(empty: the final top tokens)")
         self.targets_note = QLabel()
         self.targets_note.setWordWrap(True)
-        self.mid = QCheckBox("Also mid-layer (after attention, before the MLP)")
-        self.mid.setToolTip("Read the stream in the middle of each block too (at the last position)")
+        self.mid = QCheckBox(MID_LABEL)
+        self.mid.setToolTip(MID_TIP)
+        self.mid_note = QLabel()  # why the mid-block rows read differently, or do not exist, for this model
+        self.mid_note.setWordWrap(True)
+        self.mid_note.setVisible(False)
         self.track = TrackPlot()
         per_layer = QWidget()
         top = QWidget()
@@ -65,6 +71,7 @@ class LensPanel(QWidget):
         top_layout.addWidget(self.title)
         top_layout.addWidget(self.takeover)
         top_layout.addWidget(self.mid)
+        top_layout.addWidget(self.mid_note)
         top_layout.addWidget(self.table, 1)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
@@ -96,6 +103,7 @@ class LensPanel(QWidget):
         self.targets.editingFinished.connect(self._redraw_tracks)
         self.gate = ctx.gate(self._redraw_lens, self._key)
         self.mid.toggled.connect(self.gate.request)
+        self.mid.toggled.connect(lambda _on: self._show_mid_note())
         self.tabs.currentChanged.connect(lambda _i: self._maybe_request_grid())
         state.model_changed.connect(self._on_model_changed)
         for changed in (state.trace_changed, state.selection_changed, state.lens_changed):
@@ -146,6 +154,27 @@ class LensPanel(QWidget):
         self._label_index = {}
         for i, label in enumerate(self.state.vocab_labels):
             self._label_index.setdefault(label, i)
+        info = self.state.info
+        layout = info.block_layout if info is not None else None
+        note = info.block_layout_note if info is not None else ""
+        # Post-LN blocks have no mid-block state; parallel blocks have one the model never computes.
+        self.mid.setEnabled(layout != POST_LN)
+        if layout == POST_LN:
+            self.mid.setChecked(False)
+            self.mid.setText("Mid-layer: not available for this model")
+        elif layout == PARALLEL:
+            self.mid.setText("Also mid-layer (attention's update alone: parallel blocks)")
+        else:
+            self.mid.setText(MID_LABEL)
+        self.mid.setToolTip(f"{MID_TIP}.\n{note[:1].upper()}{note[1:]}." if note else MID_TIP)
+        self.mid_note.setText(f"{note[:1].upper()}{note[1:]}." if note else "")
+        self._show_mid_note()
+
+    def _show_mid_note(self) -> None:
+        """Post-LN: always say why there is no mid-layer; parallel blocks: say what it means once asked for."""
+        info = self.state.info
+        layout = info.block_layout if info is not None else None
+        self.mid_note.setVisible(layout == POST_LN or (layout == PARALLEL and self.mid.isChecked()))
 
     def _key(self) -> tuple | None:
         result = self.state.result
@@ -203,7 +232,7 @@ class LensPanel(QWidget):
         n_rows = ids.shape[0]
         rows = ["emb" if r == 0 else str(r) for r in range(n_rows)]
         whole_ids = ids
-        if self.mid.isChecked() and position == trace.n_tokens - 1:
+        if self.mid.isChecked() and position == trace.n_tokens - 1 and trace.mid_lens_ids is not None:
             # interleave: emb, 1 (after attention), 1, 2 (after attention), 2, ...
             order_ids, order_probs, rows = [ids[0]], [probs[0]], ["emb"]
             for layer in range(1, n_rows):

@@ -15,6 +15,7 @@ from desktop.panels.anatomy_panel import AnatomyPanel
 from desktop.panels.attention_panel import AttentionPanel
 from desktop.panels.distribution_panel import DistributionPanel
 from desktop.panels.embeddings_panel import EmbeddingsPanel
+from desktop.panels.experts_panel import ExpertsPanel
 from desktop.panels.generation_panel import GenerationPanel
 from desktop.panels.heads_panel import HeadsPanel
 from desktop.panels.kv_cache_panel import KvCachePanel
@@ -51,8 +52,9 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("qkv", "Q/K/V", QKVPanel, Area.LeftDockWidgetArea),
     PanelSpec("heads", "All heads", HeadsPanel, Area.LeftDockWidgetArea),
     PanelSpec("tokenizers", "Tokenizers && BPE", TokenizerPanel, Area.LeftDockWidgetArea),
-    # Inside the block: MLP and anatomy behind attention, embeddings and the KV cache behind the model.
+    # Inside the block: MLP, experts and anatomy behind attention, embeddings and the KV cache behind the model.
     PanelSpec("mlp", "MLP && neurons", MlpPanel, Area.LeftDockWidgetArea),
+    PanelSpec("experts", "Experts", ExpertsPanel, Area.LeftDockWidgetArea),
     PanelSpec("anatomy", "Anatomy", AnatomyPanel, Area.LeftDockWidgetArea),
     PanelSpec("embeddings", "Embeddings", EmbeddingsPanel, Area.RightDockWidgetArea),
     PanelSpec("kv_cache", "KV cache", KvCachePanel, Area.RightDockWidgetArea),
@@ -63,7 +65,7 @@ TAB_GROUPS: tuple[tuple[str, ...], ...] = (
     ("distribution", "model", "embeddings", "kv_cache"),
     # The tall column: the lens beside the distribution, with room for every layer's row; the BPE
     # tab here no longer hides the prompt editor.
-    ("attention", "lens", "heads", "qkv", "mlp", "anatomy", "tokenizers"),
+    ("attention", "lens", "heads", "qkv", "mlp", "experts", "anatomy", "tokenizers"),
 )
 
 

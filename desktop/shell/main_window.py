@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.heads_panel = self.panel("heads")
         self.tokenizer_panel = self.panel("tokenizers")
         self.mlp_panel = self.panel("mlp")
+        self.experts_panel = self.panel("experts")
         self.anatomy_panel = self.panel("anatomy")
         self.embeddings_panel = self.panel("embeddings")
         self.kv_cache_panel = self.panel("kv_cache")
@@ -86,6 +87,8 @@ class MainWindow(QMainWindow):
         if model not in ("builtin",):
             self.model_panel.add_source(str(model))
         self.model_panel.device.setCurrentText(str(device))
+        if restore:
+            self.model_panel.set_dtype(str(self.settings.value("model/dtype", "float32")))
         self.load_model(str(model), str(device))
 
     def _connect(self) -> None:
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         self.generation_panel.stop_requested.connect(self.cancel)
         self.model_panel.load_requested.connect(self.load_model)
         self.anatomy_panel.part_clicked.connect(self.raise_dock)
+        self.mlp_panel.dock_requested.connect(self.raise_dock)
 
     # -- the host surface (desktop/core/host.py) ---------------------------------------------------
 
@@ -234,8 +238,12 @@ class MainWindow(QMainWindow):
             self.setGeometry(x + inner.x() - frame.x(), y + inner.y() - frame.y(), width, height)
 
     def _build_menus(self) -> None:
-        open_folder = QAction("Open model folder…", self, shortcut=QKeySequence.StandardKey.Open)
+        open_model = QAction("Open model…", self, shortcut=QKeySequence.StandardKey.Open)
+        open_model.setToolTip("A GGUF file, or a Hugging Face model folder (pick its config.json)")
+        open_model.triggered.connect(self.model_panel.open_file)
+        open_folder = QAction("Open model folder…", self, shortcut=QKeySequence("Ctrl+Alt+O"))
         open_folder.triggered.connect(self.model_panel.open_folder)
+        self.add_menu_item("file.models", open_model)
         self.add_menu_item("file.models", open_folder)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -301,12 +309,15 @@ class MainWindow(QMainWindow):
         if self.state.info is not None:
             self.settings.setValue("model/spec", self.state.info.source)
         self.settings.setValue("model/device", self.model_panel.device.currentText())
+        self.settings.setValue("model/dtype", self.state.info.dtype if self.state.info is not None
+                               else self.model_panel.load_options().dtype)
         self.settings.sync()
 
     # -- asking the model (through the trace controller) --------------------------------------------
 
-    def load_model(self, spec: str, device: str = "auto") -> None:
-        self.traces.load(spec, device)
+    def load_model(self, spec: str, device: str = "auto", options: t.LoadOptions | None = None) -> None:
+        """Load a model; `options` (dtype, memory budget, offload folder) default to the Model panel's."""
+        self.traces.load(spec, device, options if options is not None else self.model_panel.load_options())
 
     def submit_prompt(self, text: str | None = None, allow_special: bool | None = None) -> bool:
         """Trace `text` (default: what the prompt panel holds: its text, or in chat mode its

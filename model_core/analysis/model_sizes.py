@@ -22,17 +22,27 @@ class BuildEstimate:
     fp16_bytes: int
     kv_bytes_per_token_fp16: int  # the key/value cache per token of context
     training_tokens: int
-    training_flops: float  # ≈ 6 · params · tokens
+    training_flops: float  # ≈ 6 · active params · tokens
+    active_params: int = 0  # parameters one token uses: all of them, less the experts it skips
+
+    @property
+    def active_share(self) -> float:
+        return self.active_params / self.params if self.params else 1.0
 
 
 def build_model(n_layers: int, d_model: int, n_heads: int, vocab_size: int, context: int,
                 style: str = GPT2_STYLE, d_mlp: int | None = None, n_kv_heads: int | None = None,
-                tied: bool = True, training_tokens: int = 0) -> BuildEstimate:
+                tied: bool = True, training_tokens: int = 0, n_experts: int = 0,
+                experts_per_token: int = 0) -> BuildEstimate:
     """Parameter count of a GPT-2-style or Llama-style model from its shape alone.
 
     GPT-2: LayerNorm (weight + bias), fused QKV and output projections with biases, a 4·d
     MLP with biases, learned positions. Llama: RMSNorm (weight only), bias-free Q/K/V/O with
     grouped key/value heads, a gated MLP (gate, up, down), rotary positions (no parameters).
+
+    With `n_experts` > 0 every block's MLP is a mixture of experts (Mixtral's layout): `n_experts`
+    copies of the MLP (each `d_mlp` wide) and a bias-free router (d × E); a token runs through
+    `experts_per_token` of them, so `active_params` leaves out the other experts' weights.
     """
     if min(n_layers, d_model, n_heads, vocab_size, context) <= 0 or d_model % n_heads:
         raise ValueError("layers, width, heads, vocabulary and context must be positive; width divisible by heads")
@@ -56,6 +66,12 @@ def build_model(n_layers: int, d_model: int, n_heads: int, vocab_size: int, cont
         positions = 0
     else:
         raise ValueError(f"unknown style {style!r}")
+    skipped = 0  # per block: the experts a token does not use
+    if n_experts:
+        if not 1 <= experts_per_token <= n_experts:
+            raise ValueError("experts per token must be between 1 and the number of experts")
+        skipped = (n_experts - experts_per_token) * mlp
+        mlp = n_experts * mlp + d * n_experts
     breakdown = {
         "embedding": v * d,
         "positions": positions,
@@ -67,6 +83,7 @@ def build_model(n_layers: int, d_model: int, n_heads: int, vocab_size: int, cont
         "unembedding": 0 if tied else v * d,
     }
     params = sum(breakdown.values())
+    active = params - n * skipped
     return BuildEstimate(
         params=params,
         breakdown=breakdown,
@@ -74,7 +91,8 @@ def build_model(n_layers: int, d_model: int, n_heads: int, vocab_size: int, cont
         fp16_bytes=2 * params,
         kv_bytes_per_token_fp16=2 * n * kv * head * 2,
         training_tokens=training_tokens,
-        training_flops=6.0 * params * training_tokens,
+        training_flops=6.0 * active * training_tokens,  # compute follows what each token uses
+        active_params=active,
     )
 
 

@@ -82,7 +82,7 @@ class ModelInfo:
 
     def placement_text(self) -> str:
         """'cpu: embedding, blocks 0–1 (1.2 MB); disk: blocks 2–5, unembedding (3.4 MB)'."""
-        return "; ".join(f"{p.device}: {p.parts} ({_size(p.nbytes)})" for p in self.placement)
+        return "; ".join(f"{p.device}: {p.parts} ({size_text(p.nbytes)})" for p in self.placement)
 
     def summary(self) -> str:
         kv = f" ({self.n_kv_heads} key/value)" if self.n_kv_heads != self.n_heads else ""
@@ -95,7 +95,8 @@ class ModelInfo:
         )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """Bytes as people read them: '1.5 GB', '3.4 MB', '812 B' (powers of 1000, as disks count)."""
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= size:
             return f"{n / size:.1f} {unit}"

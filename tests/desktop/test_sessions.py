@@ -53,7 +53,7 @@ def test_save_and_reopen_in_a_new_window(make_window, qtbot, tmp_path):
     assert path.name == "lesson.logitscope.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == "logitscope-session" and data["version"] == 2
-    assert data["model"] == {"spec": "builtin", "device": "cpu"}
+    assert data["model"] == {"spec": "builtin", "device": "cpu", "dtype": "float32"}
     assert data["prompt"] == {"text": CAPITAL, "allow_special": False, "mode": "text"}
     assert data["generated_ids"] == trace.tokens.ids[12:].tolist()
     assert data["generated_choices"] == ["greedy", "sampled"]

@@ -58,3 +58,28 @@ def test_gpt2_small_from_its_shape():
     assert build_model(12, 768, 12, 50257, 1024, GPT2_STYLE, tied=False).params == 124_439_808 + 50257 * 768
     with pytest.raises(ValueError):
         build_model(12, 770, 12, 50257, 1024)
+
+
+@pytest.mark.parametrize("spec", ["mixtral", "olmoe"])
+def test_calculator_counts_a_mixture_of_experts_as_the_model_does(spec, family_lm):
+    """Mixtral's layout from its shape: E gated experts and a bias-free router per block; a token
+    uses k of the E experts, so the active count leaves the other experts out."""
+    lm = family_lm(spec)
+    anatomy = model_anatomy(lm)
+    cfg = lm.model.config
+    n_experts = getattr(cfg, "num_local_experts", None) or cfg.num_experts
+    estimate = build_model(cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size,
+                           cfg.max_position_embeddings, LLAMA_STYLE, d_mlp=cfg.intermediate_size,
+                           n_kv_heads=cfg.num_key_value_heads, tied=anatomy.tied, n_experts=n_experts,
+                           experts_per_token=cfg.num_experts_per_tok)
+    if spec == "mixtral":  # OLMoE adds q/k norms the plain Llama shape does not have
+        assert estimate.params == anatomy.total
+    assert estimate.params - estimate.active_params == anatomy.total - anatomy.active
+    assert anatomy.active == lm.info.n_active_params < anatomy.total
+    # Training compute follows what a token uses: 6 · active parameters · tokens.
+    trained = build_model(2, 64, 4, 100, 128, LLAMA_STYLE, d_mlp=128, n_experts=8, experts_per_token=2,
+                          training_tokens=10)
+    assert trained.params - trained.active_params == 2 * 6 * 3 * 64 * 128
+    assert trained.training_flops == pytest.approx(6 * 10 * trained.active_params)
+    with pytest.raises(ValueError, match="experts per token"):
+        build_model(2, 64, 4, 100, 128, LLAMA_STYLE, n_experts=4, experts_per_token=5)

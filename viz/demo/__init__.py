@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
-from viz.demo import attention, block, distribution, lens, tokens, trajectory
+from viz.demo import attention, block, distribution, experts, lens, tokens, trajectory
 
 DEMOS: dict[str, Callable[[], QWidget]] = {
     "attention": attention.attention,
@@ -36,6 +36,9 @@ DEMOS: dict[str, Callable[[], QWidget]] = {
     "layer_updates": block.layer_updates,
     "kv_cache": block.kv_cache,
     "anatomy": block.anatomy,
+    "router_heatmap": experts.router_heatmap,
+    "expert_grid": experts.expert_grid,
+    "router_strip": experts.router_strip,
 }
 
 

@@ -239,3 +239,39 @@ def trajectories(labels: list[str], n_layers: int = N_LAYERS, seed: int = 5) -> 
             x[-1] += np.array([0.8, -0.5]) * (layer - n_layers * 0.6) / 2.5
         points.append(x.copy())
     return np.stack(points)  # [L+1, T, 2]
+
+
+N_EXPERTS = 8  # Mixtral's: 8 experts, 2 chosen per token
+EXPERTS_PER_TOKEN = 2
+DENSE_LAYERS = (3,)  # a dense block inside the MoE model (Qwen2-MoE's mlp_only_layers)
+
+
+def moe_routing(n_layers: int = 8, n_experts: int = N_EXPERTS, k: int = EXPERTS_PER_TOKEN,
+                seed: int = 17) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ids [L, T, k], weights [L, T, k], probs [L, T, E], shared_gate [L, T, 1]) of a router.
+
+    Each expert has a taste: a direction in a made-up token space, so the same token tends to go
+    to the same experts in a layer (the "␣capital"s agree, punctuation has its own expert) while
+    layers differ. Weights are Mixtral's: softmax over all experts, top-k, renormalised to sum 1.
+    Layer 3 is dense (ids -1, weights 0). The shared-expert gate is a sigmoid of another taste.
+    """
+    gen = rng(seed)
+    t = len(LABELS)
+    token_vecs = {label: gen.normal(0.0, 1.0, 6) for label in dict.fromkeys(LABELS)}
+    x = np.array([token_vecs[label] for label in LABELS])  # [T, 6]
+    position = np.linspace(-1.0, 1.0, t)[:, None]  # [T, 1] a little drift along the prompt
+    ids = np.full((n_layers, t, k), -1, dtype=np.int16)
+    weights = np.zeros((n_layers, t, k), dtype=np.float32)
+    probs = np.zeros((n_layers, t, n_experts), dtype=np.float32)
+    shared = np.zeros((n_layers, t, 1), dtype=np.float32)
+    for layer in range(n_layers):
+        if layer in DENSE_LAYERS:
+            continue
+        taste = gen.normal(0.0, 1.0, (6, n_experts))  # [6, E]
+        logits = 0.7 * x @ taste + 0.6 * position * gen.normal(0.0, 1.0, n_experts)  # [T, E]
+        p = softmax(logits, axis=1)
+        top = np.argsort(-p, axis=1)[:, :k]  # [T, k]
+        w = np.take_along_axis(p, top, axis=1)
+        ids[layer], weights[layer], probs[layer] = top, w / w.sum(axis=1, keepdims=True), p
+        shared[layer, :, 0] = sigmoid(x @ gen.normal(0.0, 0.8, 6))
+    return ids, weights, probs, shared

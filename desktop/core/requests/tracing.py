@@ -102,9 +102,31 @@ class LensGridResult:
 
 
 @dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model: the number type of its weights and, for a model bigger than the machine,
+    a memory budget per device and a folder for what does not fit (accelerate's device map)."""
+
+    dtype: str = "float32"  # model_info.DTYPE_CHOICES
+    max_memory: str = ""  # "cpu=2GiB,0=10GiB" (types/memory_sizes.py); "": no budget
+    offload_folder: str = ""  # "": nothing waits on disk
+
+    @property
+    def big_model(self) -> bool:
+        """A budget or an offload folder was given (the advanced options are in use)."""
+        return bool(self.max_memory or self.offload_folder)
+
+    def describe(self) -> str:
+        """'bfloat16, cpu=2GiB, offload to /tmp/off' (what the status line says while loading)."""
+        parts = [self.dtype] + ([self.max_memory] if self.max_memory else []) \
+            + ([f"offload to {self.offload_folder}"] if self.offload_folder else [])
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class LoadRequest(Request):
     spec: str
     device: str = "auto"
+    options: LoadOptions = LoadOptions()
     needs_model: ClassVar[bool] = False
     kind: ClassVar[str] = "load"
 
@@ -203,7 +225,10 @@ def load(session: WorkerSession, request: LoadRequest) -> LoadedResult:
 
     # Process-wide: leave one core to the GUI thread so the window stays responsive.
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    lm = load_model(request.spec, device=request.device, progress=session.progress)
+    options = request.options
+    # A load that cannot fit is refused by the engine before it allocates; the old model stays.
+    lm = load_model(request.spec, device=request.device, progress=session.progress, dtype=options.dtype,
+                    max_memory=options.max_memory or None, offload_folder=options.offload_folder or None)
     labels = vocab_labels(lm.tokenizer, lm.info.vocab_size)
     session.lm, session.stepper = lm, Stepper(lm, lens=False)  # the lens is asked for (`LensRequest`) when shown
     return LoadedResult(lm.info, labels, lm.stop_ids, lm.chat_template)
