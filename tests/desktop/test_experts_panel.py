@@ -186,6 +186,7 @@ def test_presentation_mode_with_the_experts_panel(mixtral, qtbot):
     mode = window.presentation
     mode.enter()
     try:
+        assert mode.show_view("experts")  # the view switcher in the main place's title bar
         assert panel.strip._font_size == pytest.approx(strip_before * presentation.FONT_SCALE)
         assert panel.heatmap._font_size == pytest.approx(heat_before * presentation.FONT_SCALE)
         # Large type never makes the heatmap wider than the room it has (the colour bar stays in view).
