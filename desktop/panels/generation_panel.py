@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import codecs
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QColor, QFont, QResizeEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -36,6 +37,7 @@ class GenerationPanel(QWidget):
     action_requested = Signal(str)  # one of tracing.STEP / SAMPLE / UNDO / RESET / RUN
     stop_requested = Signal()
     _font_size = 12.0  # the generated text, in points
+    _built = False  # a palette change during construction has nothing to redraw yet
 
     def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +60,7 @@ class GenerationPanel(QWidget):
         self.legend = QLabel()
         self.legend.setToolTip("How each generated token was chosen")
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout()
+        step_row, run_row = QHBoxLayout(), QHBoxLayout()
         for action, label, tip in (
             (m.STEP, "Step", "Append the most likely token (greedy; penalties and logit bias apply) — F8"),
             (m.SAMPLE, "Sample", "Draw the next token with the distribution panel's knobs and seed — F9"),
@@ -70,18 +72,22 @@ class GenerationPanel(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(lambda _checked=False, a=action: self._on_button(a))
             self.buttons[action] = button
-            row.addWidget(button)
-            if action == m.RUN:
-                row.addWidget(self.run_mode)
-        row.addStretch(1)
-        row.addWidget(self.max_new)
-        row.addWidget(self.counter)
+            (run_row if action == m.RUN else step_row).addWidget(button)
+        run_row.addWidget(self.run_mode)
+        run_row.addStretch(1)
+        run_row.addWidget(self.max_new)
+        run_row.addWidget(self.counter)
+        # One row where it fits; two (Step … Reset above Run … max) where it does not, as in a narrow
+        # column or with presentation mode's large type, instead of clipping the buttons' labels.
+        self.controls = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.controls.addLayout(step_row)
+        self.controls.addLayout(run_row, 1)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.legend)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(row)
+        layout.addLayout(self.controls)
         layout.addWidget(self.text, 1)
         layout.addLayout(status_row)
         self._running = False
@@ -92,6 +98,7 @@ class GenerationPanel(QWidget):
         ctx.traces.run.ended.connect(lambda: self.set_running(False))
         self._on_run_mode()
         self._update_buttons()
+        self._built = True
 
     # -- the run mode -------------------------------------------------------------------------------
 
@@ -131,6 +138,31 @@ class GenerationPanel(QWidget):
         """The theme's colours for greedy / sampled tokens and control tags (View ▸ Theme calls this)."""
         self._theme = palette
         self._redraw()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._built:
+            self._fit_controls()
+
+    def _fit_controls(self) -> None:
+        """Two rows of controls when one row's labels would not fit in the panel's width."""
+        self.controls.invalidate()  # a new font or label: the rows' size hints change
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        spacing = self.controls.spacing()
+        one_row = sum(self.controls.itemAt(i).sizeHint().width() for i in range(self.controls.count())) + spacing
+        wanted = QBoxLayout.Direction.LeftToRight if one_row <= room else QBoxLayout.Direction.TopToBottom
+        if self.controls.direction() != wanted:
+            self.controls.setDirection(wanted)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Greedy text and its legend take the palette's link colour, which a theme sets after
+        `set_palette`: redraw once the new palette has landed, or they keep the old theme's blue."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._built:
+            self._redraw()
+        elif event.type() == QEvent.Type.FontChange and self._built:
+            self._fit_controls()
 
     def set_running(self, running: bool) -> None:
         self._running = running

@@ -285,6 +285,26 @@ def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
     assert _in_window(panel.bars, panel).top() > lowest  # the wrapped rows push the bars down
 
 
+def test_generation_controls_take_two_rows_instead_of_clipping(window, qtbot):
+    panel = window.generation_panel
+    window.presentation.enter()
+    qtbot.waitUntil(lambda: window.docks["generation"].isVisible(), timeout=5_000)
+    dock = window.docks["generation"]
+    dock.setFloating(True)  # a narrow column beside the slides
+    dock.resize(560, 400)
+    qtbot.waitUntil(lambda: panel.width() <= 560, timeout=5_000)
+    controls = [*panel.buttons.values(), panel.run_mode, panel.max_new, panel.counter]
+    qtbot.waitUntil(lambda: all(c.width() >= c.sizeHint().width() for c in controls), timeout=5_000)
+    for control in controls:  # "Run to end · greedy" and "max 20" in full, inside the panel
+        box = _in_window(control, panel)
+        assert box.left() >= 0 and box.right() < panel.width(), control
+    step, run = _in_window(panel.buttons["step"], panel), _in_window(panel.buttons["run"], panel)
+    assert run.top() > step.bottom()  # Run … max on a second row
+    dock.resize(1800, 400)  # room again: one row
+    qtbot.waitUntil(lambda: _in_window(panel.buttons["run"], panel).top()
+                    == _in_window(panel.buttons["step"], panel).top(), timeout=5_000)
+
+
 def visible_docks(window) -> set[str]:
     return {k for k, d in window.docks.items() if d.isVisible() and not d.visibleRegion().isEmpty()}
 

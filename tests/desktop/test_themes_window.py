@@ -76,6 +76,17 @@ def menu_texts(menu: QMenu, path: str = "") -> list[str]:
     return texts
 
 
+def test_generated_text_takes_the_new_themes_colours(window, qtbot):
+    panel = window.generation_panel
+    with qtbot.waitSignal(window.state.trace_changed, timeout=60_000):
+        panel.buttons["step"].click()
+    window.themes.set_theme("dark")
+    accent = QColor(DARK.accent).name()
+    # the counts under the text and the greedy token itself, not the light theme's link blue
+    qtbot.waitUntil(lambda: f"color:{accent}" in panel.legend.text(), timeout=5_000)
+    assert accent in panel.text.toHtml().lower()
+
+
 def test_menu_texts_show_a_literal_ampersand(window):
     texts = []
     for top in window.menuBar().actions():
