@@ -59,7 +59,9 @@ def describe(receiver, event) -> str:
         parent = getattr(dock, "parent", None)
         dock = parent() if callable(parent) else None
     where = f" in the {dock.windowTitle()} dock" if dock is not None else ""
-    return f"{kind} on {type(owner).__name__}{where}"
+    parent = owner.parent() if dock is None and callable(getattr(owner, "parent", None)) else None
+    of = f" of {type(parent).__name__}" if parent is not None else ""  # a timer: whose it is
+    return f"{kind} on {type(owner).__name__}{of}{where}"
 
 
 def attribute(ticks: list[float], dispatches: list[tuple[float, float, str]], threshold_s: float = 0.016
