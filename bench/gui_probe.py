@@ -100,18 +100,26 @@ def redraw_rows(app, window, n: int, repeats: int) -> list[dict]:
     return rows
 
 
-def run_once(app, window, tokens: int) -> tuple[list[float], float, dict]:
-    """One Run to end of `tokens` tokens from the prompt: the 5 ms timer's ticks, the wall time, and how
-    it ended. Event dispatches are recorded meanwhile (`app.dispatches`) when the app can time them."""
+def run_once(app, window, tokens: int) -> tuple[list[float], list[float], float, dict]:
+    """One Run to end of `tokens` tokens from the prompt: the 5 ms timer's ticks, the GUI thread's run-queue
+    wait at each, the wall time, and how it ended. Event dispatches are recorded meanwhile
+    (`app.dispatches`) when the app can time them."""
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from bench.event_gaps import run_queue_wait
     from desktop.core.requests import tracing as m
 
     window.generation_panel.max_new.setValue(tokens)
     ticks: list[float] = []
+    waits: list[float] = []
+
+    def tick() -> None:
+        ticks.append(time.perf_counter())
+        waits.append(run_queue_wait())
+
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(tick)
     loop = QEventLoop()
     result = {"n_new": 0, "stop": None}
 
@@ -142,7 +150,7 @@ def run_once(app, window, tokens: int) -> tuple[list[float], float, dict]:
     if hasattr(app, "recording"):
         app.recording = False
     window.client.worker.answered.disconnect(on_answer)
-    return ticks, elapsed, result
+    return ticks, waits, elapsed, result
 
 
 def _reset(app, window) -> None:
@@ -172,14 +180,14 @@ def responsiveness_row(app, window, tokens: int = RUN_TOKENS, runs: int = 3) -> 
     for i in range(runs):
         if i:
             _reset(app, window)
-        ticks, elapsed, result = run_once(app, window, tokens)
+        ticks, waits, elapsed, result = run_once(app, window, tokens)
         gaps = sorted(b - a for a, b in zip(ticks, ticks[1:], strict=False))
         if not gaps:
             continue
         worsts.append(gaps[-1] * 1000)
         p99s.append(gaps[int(0.99 * (len(gaps) - 1))] * 1000)
         notes.append(f"{result['n_new']} tokens in {elapsed:.1f} s")
-        for what, ms in attribute(ticks, getattr(app, "dispatches", [])).items():
+        for what, ms in attribute(ticks, getattr(app, "dispatches", []), waits=waits).items():
             filled[what] = filled.get(what, 0.0) + ms
     worst = max(worsts) if worsts else None
     return row(f"GUI responsiveness while generating {tokens} tokens: longest 5 ms-timer gap, worst of {runs} (ms)",
