@@ -22,7 +22,7 @@ INSTALL_DIR = f"/opt/{APP_ID}"
 # Libraries the bundled Qt loads from the system (everything else is inside the bundle).
 DEPENDS = ("libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libdbus-1-3, "
            "libglib2.0-0t64 | libglib2.0-0")
-RECOMMENDS = "libxcb-cursor0, libxkbcommon-x11-0"
+RECOMMENDS = "libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxkbcommon-x11-0"  # X11 (Wayland needs none)
 MAINTAINER = "Logitscope developers <logitscope@localhost>"
 
 REFRESH = """#!/bin/sh

@@ -21,7 +21,8 @@ SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 def icon_svg() -> Path:
     """Where the SVG lives (inside the assets package, so it travels with wheels and bundles)."""
-    return Path(str(resources.files("assets").joinpath("icons", f"{ICON_NAME}.svg")))
+    # one joinpath argument: in a frozen app `files` is a MultiplexedPath, which takes only one
+    return Path(str(resources.files("assets").joinpath(f"icons/{ICON_NAME}.svg")))
 
 
 def render(size: int, svg: Path | None = None) -> QImage:
