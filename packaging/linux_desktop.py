@@ -16,7 +16,7 @@ def desktop_entry(exec_path: str = "logitscope") -> str:
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",
         "Name=Logitscope",
         "GenericName=Language model microscope",
         "Comment=Look inside a causal language model: tokens, attention, residual stream, logits",
@@ -24,7 +24,7 @@ def desktop_entry(exec_path: str = "logitscope") -> str:
         f"TryExec={exec_path}",
         f"Icon={APP_ID}",
         "Terminal=false",
-        "Categories=Education;Science;ArtificialIntelligence;",
+        "Categories=Education;ArtificialIntelligence;",  # one main category: listed once in menus
         "Keywords=LLM;transformer;attention;GPT-2;interpretability;",
         f"MimeType={SESSION_MIME};",
         f"StartupWMClass={APP_ID}",

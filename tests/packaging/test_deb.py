@@ -110,3 +110,10 @@ def test_dpkg_deb_builds_a_package_with_that_layout(staged, tmp_path):
         assert needed in names
     owners = {line.split()[1] for line in listing.splitlines()}
     assert owners == {"root/root"}  # --root-owner-group: not the builder's user
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils is not installed")
+def test_desktop_entry_passes_desktop_file_validate(staged):
+    result = subprocess.run(["desktop-file-validate", str(staged / "usr/share/applications/logitscope.desktop")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
