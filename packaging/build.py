@@ -44,6 +44,27 @@ def build() -> None:
                     str(ROOT / "packaging" / "logitscope.spec")], check=True, env=env, cwd=ROOT)
 
 
+# torch's libraries carry their symbol tables (89 MB in libtorch_cpu alone). They are stripped one by one:
+# PyInstaller's strip=True also strips the libraries auditwheel patched, and numpy's OpenBLAS then
+# fails to load ("ELF load command address/offset not page-aligned").
+STRIPPED = ("torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so")
+
+
+def strip_torch(dist: Path = DIST) -> int:
+    """Strip the symbol tables of torch's big libraries in the one-folder build; returns bytes saved."""
+    if shutil.which("strip") is None or os.name == "nt":
+        return 0
+    saved = 0
+    for name in STRIPPED:
+        path = dist / "_internal" / name
+        if path.is_file() and not path.is_symlink():
+            before = path.stat().st_size
+            subprocess.run(["strip", "--strip-unneeded", str(path)], check=True)
+            saved += before - path.stat().st_size
+    print(f"strip: {saved / 1e6:.0f} MB of symbol tables removed from torch's libraries")
+    return saved
+
+
 def build_deb() -> Path | None:
     """Pack dist/logitscope into dist/logitscope_<version>_<arch>.deb (None where dpkg-deb is missing)."""
     if shutil.which("dpkg-deb") is None:
@@ -116,6 +137,7 @@ def main(argv: list[str]) -> int:
         return smoke_test()
     if "--deb-only" not in argv:
         build()
+        strip_torch()
     package = build_deb()
     code = smoke_test()
     if code == 0 and package is not None and "--install-check" in argv:
