@@ -68,9 +68,26 @@ def startup_rows(quick: bool) -> list[dict]:
     rows = [row(name, statistics.median(times), None, 4000.0,
                 note=f"median of {len(times)} runs, built-in model, whole process incl. exit")]
     labels = {"window": "window on screen", "trace": "first trace drawn", "trajectories": "trajectories drawn"}
+    targets = {"window": 1000.0, "trace": 4000.0}
     for key, label in labels.items():
         if key in marks:
-            rows.append(row(f"  start-up: {label}, from process start (ms)", statistics.median(marks[key]), None, None))
+            rows.append(row(f"  start-up: {label}, from process start (ms)", statistics.median(marks[key]), None,
+                            targets.get(key)))
+    return rows + startup_profile_rows()
+
+
+def startup_profile_rows() -> list[dict]:
+    """The worker's steps before the first trace, each on its own (bench/startup_profile.py)."""
+    out = subprocess.run([sys.executable, "-m", "bench.startup_profile"], cwd=ROOT, env=_env(), capture_output=True,
+                         text=True, timeout=600)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("STARTUP_PROFILE ")), None)
+    if line is None:
+        return [row("  start-up profile", None, note=f"failed (exit {out.returncode})")]
+    rows, previous = [], 0.0
+    for step, seconds in json.loads(line[len("STARTUP_PROFILE "):]).items():
+        rows.append(row(f"    worker step: {step} (ms)", (seconds - previous) * 1000, None, None,
+                        note="a fresh process, no window; the steps between the window and the first trace"))
+        previous = seconds
     return rows
 
 

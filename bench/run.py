@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            readable table
     .venv/bin/python bench/run.py --json     one JSON list of {name, ours_ms, baseline_ms, ratio, target, ...}
     .venv/bin/python bench/run.py --quick    fewer repeats, no 1024-token rows
+    .venv/bin/python bench/run.py --only start-up,peers   only the sections whose titles contain these words
 
 Every comparison is a ratio (ours / baseline, lower is better) of medians of interleaved
 repeats in the same process, because the machine is shared and noisy. `target` is the ratio
@@ -35,8 +36,8 @@ def _quiet() -> None:
     hf_logging.disable_progress_bar()
 
 
-def collect(quick: bool, log) -> list[dict]:
-    from bench import rows_models, rows_process, rows_trace
+def collect(quick: bool, log, only: list[str] | None = None) -> list[dict]:
+    from bench import rows_models, rows_peers, rows_process, rows_trace
 
     rows: list[dict] = []
     sections = [
@@ -46,7 +47,10 @@ def collect(quick: bool, log) -> list[dict]:
         ("window: redraw and responsiveness", lambda: rows_process.gui_rows(quick)),
         ("start-up", lambda: rows_process.startup_rows(quick)),
         ("memory", lambda: rows_process.memory_rows(quick)),
+        ("peers: TransformerLens", lambda: rows_peers.peer_rows(quick)),
     ]
+    if only:
+        sections = [(title, fn) for title, fn in sections if any(word in title for word in only)]
     for title, fn in sections:
         start = time.perf_counter()
         log(f"[bench] {title}…")
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON list of rows")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, skip the 1024-token rows")
+    parser.add_argument("--only", help="comma-separated words: run only the sections whose titles contain one")
     args = parser.parse_args(argv)
     _quiet()
     import torch
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"[bench] torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     start = time.perf_counter()
-    rows = collect(args.quick, log)
+    rows = collect(args.quick, log, args.only.split(",") if args.only else None)
     log(f"[bench] total {time.perf_counter() - start:.0f} s")
     if args.json:
         print(json.dumps(rows))

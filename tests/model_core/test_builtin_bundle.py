@@ -1,0 +1,79 @@
+"""What a packaged app ships of the built-in model: the GGUF's quantised blocks, expanded on first start.
+
+Tolerance: none. The expansion must equal transformers' own GGUF conversion bit for bit (both
+dequantise the same blocks with the gguf package), so the app shows the model as shipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from model_core.engine import builtin_model
+from model_core.engine.loading import load_model
+from model_core.engine.tracing import run_trace
+from model_core.errors import ModelLoadError
+
+pytestmark = pytest.mark.builtin
+CAPITAL = "The capital of Germany is Berlin. The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    """The folder `make package` bundles (made once per cache from the verified GGUF)."""
+    return builtin_model.bundle_source()
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch) -> Path:
+    """The real converted folder, then an empty cache for the test."""
+    reference = builtin_model.ensure_builtin()
+    monkeypatch.setenv("LOGITSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    return reference
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+
+
+def test_the_bundle_carries_blocks_not_a_float32_copy(bundle):
+    assert not (bundle / builtin_model.WEIGHTS_FILE).exists()
+    assert folder_bytes(bundle) < 110e6  # the float32 copy alone is 538 MB
+    assert {"config.json", "tokenizer.json", "LICENSE", builtin_model.BLOCKS_FILE} <= {p.name for p in bundle.iterdir()}
+    gguf_digest, blocks_digest = (bundle / builtin_model.COMPLETE_MARKER).read_text().split()
+    assert gguf_digest == builtin_model.GGUF_SHA256
+    assert blocks_digest == builtin_model._sha256(bundle / builtin_model.BLOCKS_FILE)
+
+
+def test_first_start_expands_to_exactly_the_converted_weights(bundle, fresh_cache, monkeypatch):
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(bundle))
+    assert builtin_model.is_cached()  # nothing to download
+    folder = builtin_model.ensure_builtin()
+    assert folder == builtin_model.converted_dir() and folder != fresh_cache
+    with safe_open(str(folder / builtin_model.WEIGHTS_FILE), framework="numpy") as ours, \
+            safe_open(str(fresh_cache / builtin_model.WEIGHTS_FILE), framework="numpy") as reference:
+        assert set(ours.keys()) == set(reference.keys())
+        for name in reference.keys():  # noqa: SIM118
+            a, b = ours.get_tensor(name), reference.get_tensor(name)
+            assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b), name
+    assert builtin_model.ensure_builtin() == folder  # the second start finds the cache
+    trace = run_trace(load_model("builtin", device="cpu"), CAPITAL)
+    assert 0.96 < float(trace.next_probs.max()) < 0.99
+
+
+def test_a_damaged_bundle_is_refused_and_nothing_is_cached(bundle, fresh_cache, monkeypatch, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bundle, damaged)
+    blocks = damaged / builtin_model.BLOCKS_FILE
+    data = bytearray(blocks.read_bytes())
+    data[-100] ^= 0xFF
+    blocks.write_bytes(bytes(data))
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged))
+    with pytest.raises(ModelLoadError, match="damaged"):
+        builtin_model.ensure_builtin()
+    target = builtin_model.converted_dir()
+    assert not target.exists() and list(target.parent.glob(target.name + ".*")) == []
