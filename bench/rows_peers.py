@@ -10,6 +10,7 @@ every hook (about 500 tensors). `ratio` = ours / TransformerLens (lower is bette
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import torch
@@ -27,9 +28,23 @@ def peer_rows(quick: bool) -> list[dict]:
         return [row(name, None, None, PEER_TARGET,
                     note="skipped: transformer_lens is not installed (pip install -e '.[peers]')")]
     try:
-        from transformer_lens.model_bridge import TransformerBridge
+        from transformer_lens.model_bridge import TransformerBridge  # noqa: F401 - does it import at all?
     except Exception as exc:  # noqa: BLE001 - a peer that does not import is a line, not a crash
         return [row(name, None, None, PEER_TARGET, note=f"skipped: transformer_lens does not import ({exc})")]
+
+    threads = torch.get_num_threads()
+    # As the app runs (desktop/core/requests/tracing.py): one core left to the GUI. With every core
+    # taken on a busy 2-core machine, both sides' many small ops wait on each other's threads.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    try:
+        return _measure(quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure(quick: bool) -> list[dict]:
+    from transformer_lens.model_bridge import TransformerBridge
+
     from model_core.engine.tracing import trace_ids
 
     folder = gpt2_small_folder()
@@ -50,7 +65,8 @@ def peer_rows(quick: bool) -> list[dict]:
 
         o, p = interleaved(ours, peer, 3 if n >= 1024 or quick else 5)
         rows.append(row(f"peer: trace vs TransformerLens {version} run_with_cache, {n} tokens", o, p, PEER_TARGET,
-                        note="TransformerBridge on the same gpt2-small checkpoint" if n == 12 else None))
+                        note=(f"TransformerBridge on the same gpt2-small checkpoint, {torch.get_num_threads()} "
+                              "torch thread(s) as in the app") if n == 12 else None))
         print(f"  … {rows[-1]['name']}: {o:.1f} ms vs {p:.1f} ms", file=sys.stderr, flush=True)
     return rows
 
