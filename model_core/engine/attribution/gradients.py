@@ -1,0 +1,128 @@
+"""Gradient attributions of one next-token logit to the prompt's input embeddings, with Captum.
+
+The function attributed is f(E) = the target token's logit after the last position, where E [T, d]
+are the input embeddings (what the model's embedding module returns, so Gemma's √d scale is in
+them; learned positions such as GPT-2's wpe are added inside the model and are not).
+
+- *Gradient × input* (`captum.attr.InputXGradient`): Σ_d ∂f/∂E[t, d] · E[t, d] per position. The
+  same product at every block's output (`LayerGradientXActivation` on the blocks) gives the
+  per-layer rows: how much of the logit, to first order, each position's residual vector carries
+  at that depth.
+- *Integrated gradients* (`captum.attr.IntegratedGradients`) from a baseline of zero embeddings:
+  Σ_d (E − 0) ∫ ∂f/∂E(αE) dα per position, Gauss–Legendre quadrature with `steps` points. By
+  construction the scores add up to f(E) − f(0); Captum's convergence delta is how far they miss
+  (the completeness error), and it shrinks as `steps` grows.
+
+Each call of the model reports progress and checks Cancel, so a long IG stops between batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from captum.attr import InputXGradient, IntegratedGradients, LayerGradientXActivation
+
+from model_core.engine.loading import LoadedModel
+from model_core.progress import Progress, silent
+from model_core.text.hf_bytes import hf_token_bytes
+from model_core.text.token_text import piece_labels
+from model_core.types.attribution import GRAD_X_INPUT, INTEGRATED_GRADIENTS, Attribution
+
+DEFAULT_STEPS = 32
+ZERO, PAD = "zero", "pad"
+BASELINES = (ZERO, PAD)
+IG_BATCH = 8  # interpolation points per forward pass: memory stays ~8 prompts' worth
+
+
+def input_embeddings(lm: LoadedModel, ids: list[int]) -> torch.Tensor:
+    """[1, T, d] what the model's embedding module returns for `ids` (detached, in the model's dtype)."""
+    with torch.no_grad():
+        tokens = torch.tensor([ids], dtype=torch.long, device=lm.device)
+        return lm.adapter.embedding(tokens).detach()
+
+
+def target_logit_fn(lm: LoadedModel, target_id: int, progress: Progress | None = None,
+                    n_calls: int = 1, message: str = "") -> Callable[[torch.Tensor], torch.Tensor]:
+    """f(inputs_embeds [B, T, d]) -> [B] float32: the target's logit after the last position, as the
+    model computes its own logits (final norm, head, any logit transform). Reports progress."""
+    progress = progress or silent()
+    model = lm.model
+    calls = [0]
+
+    def forward(embeds: torch.Tensor) -> torch.Tensor:
+        progress.report(message or "Attribution", min(calls[0] / max(n_calls, 1), 1.0))
+        calls[0] += 1
+        out = model(inputs_embeds=embeds, use_cache=False, logits_to_keep=1)
+        return out.logits[:, -1, target_id].float()
+
+    return forward
+
+
+def token_label(tokenizer, token_id: int) -> str:
+    """The chip label of one token id (visible spaces, partial UTF-8 as hex)."""
+    return piece_labels(hf_token_bytes(tokenizer, [token_id]))[0]
+
+
+def _check(lm: LoadedModel, ids: list[int], target_id: int) -> None:
+    if not ids:
+        raise ValueError("the prompt is empty; give some text to attribute.")
+    if not 0 <= target_id < lm.info.vocab_size:
+        raise ValueError(f"token id {target_id} is not in this model's vocabulary (0 to {lm.info.vocab_size - 1}).")
+
+
+def grad_x_input(lm: LoadedModel, ids: list[int], target_id: int, progress: Progress | None = None) -> Attribution:
+    """Gradient × input per position, and gradient × activation of the residual stream per layer."""
+    _check(lm, ids, target_id)
+    progress = progress or silent()
+    embeds = input_embeddings(lm, ids)
+    forward = target_logit_fn(lm, target_id, progress, 2, "Gradient × input")
+    blocks = list(lm.adapter.blocks)
+    with torch.enable_grad():
+        scores = InputXGradient(forward).attribute(embeds.clone().requires_grad_(True))
+        layers = LayerGradientXActivation(forward, blocks, multiply_by_inputs=True).attribute(embeds)
+        with torch.no_grad():
+            logit = float(forward(embeds)[0])
+    per_layer = [scores[0].float().sum(-1)]
+    for layer in layers:
+        layer = layer[0] if isinstance(layer, tuple) else layer
+        per_layer.append(layer[0].float().sum(-1))
+    row = scores[0].float().sum(-1).detach().cpu().numpy()
+    return Attribution(GRAD_X_INPUT, target_id, token_label(lm.tokenizer, target_id), row.astype(np.float32),
+                       torch.stack(per_layer).detach().cpu().numpy().astype(np.float32), logit)
+
+
+def baseline_embeddings(lm: LoadedModel, ids: list[int], baseline: str) -> torch.Tensor:
+    """[1, T, d] the IG starting point: "zero" (all-zero embeddings) or "pad" (every position the
+    pad token's embedding, the end-of-text token's where there is no pad token)."""
+    if baseline == ZERO:
+        return torch.zeros_like(input_embeddings(lm, ids[:1])).expand(1, len(ids), -1).contiguous()
+    if baseline == PAD:
+        tokenizer = lm.tokenizer
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return input_embeddings(lm, [int(pad if pad is not None else 0)] * len(ids))
+    raise ValueError(f"unknown baseline {baseline!r}; use one of: {', '.join(BASELINES)}.")
+
+
+def integrated_gradients(lm: LoadedModel, ids: list[int], target_id: int, steps: int = DEFAULT_STEPS,
+                         progress: Progress | None = None, baseline: str = PAD) -> Attribution:
+    """Integrated gradients from zero embeddings with `steps` Gauss–Legendre points, and how far the
+    scores miss adding up to logit(input) − logit(baseline)."""
+    _check(lm, ids, target_id)
+    if steps < 1:
+        raise ValueError("integrated gradients needs at least 1 step.")
+    progress = progress or silent()
+    embeds = input_embeddings(lm, ids)
+    start = baseline_embeddings(lm, ids, baseline)
+    n_calls = -(-steps // IG_BATCH) + 2
+    forward = target_logit_fn(lm, target_id, progress, n_calls, f"Integrated gradients ({steps} steps)")
+    with torch.enable_grad():
+        scores, delta = IntegratedGradients(forward).attribute(
+            embeds, baselines=start, n_steps=steps, method="gausslegendre",
+            internal_batch_size=IG_BATCH, return_convergence_delta=True)
+    with torch.no_grad():
+        logit, base = (float(forward(x)[0]) for x in (embeds, start))
+    row = scores[0].float().sum(-1).detach().cpu().numpy().astype(np.float32)
+    return Attribution(INTEGRATED_GRADIENTS, target_id, token_label(lm.tokenizer, target_id), row,
+                       np.zeros((0, len(ids)), np.float32), logit, base, float(delta[0]), steps, baseline)
