@@ -18,7 +18,7 @@ from model_core.cli.common import (
     token_text,
 )
 from model_core.output_files import check_output_path
-from model_core.types.attribution import GRAD_X_INPUT, METHOD_TITLES, METHODS, check_method
+from model_core.types.attribution import GRAD_X_INPUT, MAX_STEPS, METHOD_TITLES, METHODS, check_method
 
 NAME = "attribute"
 HELP = "which prompt tokens push the next token's logit up or down"
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         method = check_method(args.method)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.steps < 1:
-        raise UsageError("--steps must be at least 1.")
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise UsageError(f"--steps must be at least 1 and at most {MAX_STEPS}.")
     if args.dump:
         check_output_path(args.dump)
     from model_core.engine.attribution.attribute import attribute

@@ -19,6 +19,7 @@ METHOD_TITLES: dict[str, str] = {
     FLOW: "Attention flow",
 }
 GRADIENT_METHODS = (GRAD_X_INPUT, INTEGRATED_GRADIENTS)
+MAX_STEPS = 1024  # integrated gradients: Gauss–Legendre nodes come from an n×n eigenproblem, slow beyond this
 
 
 def check_method(method: str) -> str:

@@ -52,6 +52,7 @@ def test_attribute_defaults_to_the_top_prediction(tiny_llama_dir, tiny_llama, me
         (("attribute", "hi", "--method", "saliency"), "unknown attribution method"),
         (("attribute", "hi", "--target", " capital city of"), "not one"),
         (("attribute", "hi", "--steps", "0"), "at least 1"),
+        (("attribute", "hi", "--steps", "5000"), "at most 1024"),
         (("attribute", "hi", "--target-id", "99999"), "not in this model's vocabulary"),
     ],
 )

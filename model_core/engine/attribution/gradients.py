@@ -28,7 +28,7 @@ from model_core.engine.loading import LoadedModel
 from model_core.progress import Progress, silent
 from model_core.text.hf_bytes import hf_token_bytes
 from model_core.text.token_text import piece_labels
-from model_core.types.attribution import GRAD_X_INPUT, INTEGRATED_GRADIENTS, Attribution
+from model_core.types.attribution import GRAD_X_INPUT, INTEGRATED_GRADIENTS, MAX_STEPS, Attribution
 
 DEFAULT_STEPS = 32
 ZERO, PAD = "zero", "pad"
@@ -110,12 +110,13 @@ def integrated_gradients(lm: LoadedModel, ids: list[int], target_id: int, steps:
     """Integrated gradients from zero embeddings with `steps` Gauss–Legendre points, and how far the
     scores miss adding up to logit(input) − logit(baseline)."""
     _check(lm, ids, target_id)
-    if steps < 1:
-        raise ValueError("integrated gradients needs at least 1 step.")
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"integrated gradients takes 1 to {MAX_STEPS} steps, not {steps}.")
     progress = progress or silent()
     embeds = input_embeddings(lm, ids)
     start = baseline_embeddings(lm, ids, baseline)
     n_calls = -(-steps // IG_BATCH) + 2
+    progress.report(f"Integrated gradients ({steps} steps)", 0.0)
     forward = target_logit_fn(lm, target_id, progress, n_calls, f"Integrated gradients ({steps} steps)")
     with torch.enable_grad():
         scores, delta = IntegratedGradients(forward).attribute(
