@@ -96,6 +96,17 @@ def test_follows_each_generation_step_and_exports(window, qtbot, tmp_path):
     np.testing.assert_array_equal(np.load(npz_path)["scores"], result.scores)
     assert not panel.export_scores(str(tmp_path))  # a folder: said in the panel
     assert "Could not export" in panel.summary.text()
+    # The same from File ▸ Export: a failure reaches the banner too.
+    from desktop.features.attribution_exports import export_to
+
+    assert export_to(window, "attribution", "export_scores", "attribution scores", str(tmp_path / "b.npz"))
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npz")["scores"], result.scores)
+    assert not export_to(window, "attribution", "export_scores", "attribution scores", str(tmp_path))
+    assert "Could not export" in window.banner.text()
+    from PySide6.QtGui import QAction
+
+    labels = [a.text() for a in window.findChildren(QAction)]
+    assert "Export attribution scores (.csv/.npz)…" in labels and "Export comparison (.csv/.npz)…" in labels
 
 
 def test_cancel_a_long_integrated_gradients(window, qtbot, monkeypatch):
