@@ -95,6 +95,7 @@ class ComparePanel(QWidget):
         self.chips = AlignedChips()
         self.chips.setMinimumHeight(80)
         self.bars = GroupedBars()
+        self.bars.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # 0.25, not 250 m
         self.lens_table = QTableWidget(0, 3)
         self.lens_table.setHorizontalHeaderLabels(["layer", "pinned: top token", "current: top token"])
         self.lens_table.verticalHeader().setVisible(False)
