@@ -9,9 +9,10 @@ with its logit lens), and the panel shows
 - the logit lens at the last position of both, layer by layer, rows where the top token differs marked;
 - the selected layer and head's attention in both.
 
-Both sides run on the loaded model: a second model alongside is not offered in this version (the
-pinned run stays when another model is loaded only if the vocabulary matches; otherwise the pin is
-dropped and the panel says why). The comparison exports as CSV or .npz, the panel as an image.
+A second model can be loaded beside the first (*Load alongside*): the model thread first checks that
+its weights fit in the memory left and refuses, saying so, before allocating anything; it is kept
+only if it has the same tokenizer. *Current run on the second model* then traces the current side
+with it. Loading another first model drops the second (its tokenizer was checked against the old one). The comparison exports as CSV or .npz, the panel as an image.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import io
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -36,7 +39,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.context import ViewContext
-from desktop.core.requests.attribution import CompareRequest, CompareResult
+from desktop.core.requests.attribution import (
+    CompareRequest,
+    CompareResult,
+    SecondModelRequest,
+    SecondModelResult,
+)
 from desktop.panels.style import emphasise
 from model_core.analysis.compare import Run, align_tokens, distribution_pairs, lens_pairs
 from model_core.errors import LogitscopeError
@@ -84,8 +92,22 @@ class ComparePanel(QWidget):
         self.summary = QLabel("Pin a run, then change the prompt or the decoding settings to compare the two.")
         self.summary.setWordWrap(True)
         emphasise(self.summary)
-        self.note = QLabel("Both runs use the loaded model; a second model alongside is not offered in this version.")
+        self.note = QLabel("Both runs use the loaded model, or load a second one with the same tokenizer beside it.")
         self.note.setWordWrap(True)
+        # A second model beside the first: loaded only if it fits in the memory left (said before loading).
+        self._second_asker = ctx.asker(self._on_second, self._on_second_failed)
+        self.second_name = ""
+        self.second_spec = QLineEdit()
+        self.second_spec.setPlaceholderText("second model: gpt2, distilgpt2, a folder… (same tokenizer)")
+        self.second_button = QPushButton("Load alongside")
+        self.second_drop = QPushButton("Drop")
+        self.on_second = QCheckBox("Current run on the second model")
+        self.on_second.setEnabled(False)
+        second_row = QHBoxLayout()
+        second_row.addWidget(self.second_spec, 1)
+        second_row.addWidget(self.second_button)
+        second_row.addWidget(self.second_drop)
+        second_row.addWidget(self.on_second)
         row = QHBoxLayout()
         row.addWidget(self.pin_button)
         row.addWidget(self.unpin_button)
@@ -114,6 +136,7 @@ class ComparePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.note)
+        layout.addLayout(second_row)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chips)
         split.addWidget(self.tabs)
@@ -123,6 +146,10 @@ class ComparePanel(QWidget):
         self.pin_button.clicked.connect(self.pin)
         self.unpin_button.clicked.connect(self.unpin)
         self.export_button.clicked.connect(self._export_dialog)
+        self.second_button.clicked.connect(lambda: self.load_second(self.second_spec.text().strip()))
+        self.second_spec.returnPressed.connect(lambda: self.load_second(self.second_spec.text().strip()))
+        self.second_drop.clicked.connect(lambda: self.load_second(""))
+        self.on_second.toggled.connect(lambda _on: self.gate.request())
         state.model_changed.connect(self._on_model)
         self.gate = ctx.gate(self._redraw, self._key)
         self.set_shown = self.gate.set_shown
@@ -135,6 +162,40 @@ class ComparePanel(QWidget):
     def _enable(self) -> None:
         self.unpin_button.setEnabled(self.pinned is not None)
         self.export_button.setEnabled(self.pairs is not None)
+        self.on_second.setEnabled(bool(self.second_name))
+        self.second_drop.setEnabled(bool(self.second_name))
+
+    # -- the second model ------------------------------------------------------------------------
+
+    def load_second(self, spec: str) -> None:
+        """Load `spec` beside the first model ("" drops the second one). The model thread checks that
+        its weights fit in the memory left before loading anything, and that it shares the tokenizer."""
+        if self.state.info is None:
+            return
+        self.second_button.setEnabled(False)
+        self.note.setText(f"Checking that {spec} fits beside {self.state.info.name} and loading it…" if spec
+                          else "Dropping the second model…")
+        self._second_asker.ask(SecondModelRequest(spec))
+
+    def _on_second(self, result: SecondModelResult) -> None:
+        self.second_button.setEnabled(True)
+        self.second_name = result.name
+        if not result.name:
+            self.on_second.setChecked(False)
+            self.note.setText("Both runs use the loaded model, or load a second one with the same tokenizer beside it.")
+        else:
+            self.note.setText(f"Second model beside the first: {result.summary}. Tick the box to run the current "
+                              "side on it.")
+        self._enable()
+        self.gate.request()
+
+    def _on_second_failed(self, message: str, cancelled: bool) -> None:
+        self.second_button.setEnabled(True)
+        self.second_name = ""
+        self.on_second.setChecked(False)
+        self.note.setText("Loading the second model was cancelled." if cancelled
+                          else f"The second model was not loaded: {message}")
+        self._enable()
 
     def pin(self) -> None:
         trace = self.state.trace
@@ -157,6 +218,11 @@ class ComparePanel(QWidget):
         self._enable()
 
     def _on_model(self) -> None:
+        if self.second_name:  # it was checked against the old first model's tokenizer
+            self.second_name = ""
+            self.on_second.setChecked(False)
+            self._second_asker.ask(SecondModelRequest(""))
+            self._enable()
         if self.pinned is None:
             return
         info = self.state.info
@@ -173,14 +239,17 @@ class ComparePanel(QWidget):
         if self.pinned is None or self.state.result is None:
             return None
         sel = self.state.selection
-        return (self.state.trace_id, self.state.settings, sel.layer, sel.head, id(self.pinned))
+        return (self.state.trace_id, self.state.settings, sel.layer, sel.head, id(self.pinned),
+                self.on_second.isChecked(), self.second_name)
 
     def _redraw(self) -> None:
         trace = self.state.trace
         if self.pinned is None or trace is None or self.state.stale_reason:
             return
-        key = (tuple(int(i) for i in self.pinned.trace.tokens.ids), tuple(int(i) for i in trace.tokens.ids))
-        if self.result is None or (self.result.pinned_ids, self.result.current_ids) != key:
+        second = self.on_second.isChecked() and bool(self.second_name)
+        key = (tuple(int(i) for i in self.pinned.trace.tokens.ids), tuple(int(i) for i in trace.tokens.ids), second)
+        r = self.result
+        if r is None or (r.pinned_ids, r.current_ids, r.current_on_second) != key:
             if key != self._asked:
                 self._asked = key
                 self.summary.setText("Tracing both runs…")
@@ -201,8 +270,9 @@ class ComparePanel(QWidget):
     def runs(self) -> tuple[Run, Run]:
         """The two sides as compared now: fresh traces, each with its own settings."""
         r = self.result
+        model = self.second_name if r.current_on_second else (self.state.info.name if self.state.info else "")
         return (Run(r.pinned, self.pinned.settings, "pinned", self.pinned_model),
-                Run(r.current, self.state.settings, "current", self.state.info.name if self.state.info else ""))
+                Run(r.current, self.state.settings, "current", model))
 
     def _draw(self) -> None:
         pinned, current = self.runs()
@@ -238,7 +308,8 @@ class ComparePanel(QWidget):
         biggest = int(np.argmax(np.abs(pairs.difference)))
         self.summary.setText(
             f"Pinned: {a.n_tokens} tokens ({settings_text(pinned.settings)}), top '{self.state.label(top_a)}'. "
-            f"Current: {b.n_tokens} tokens ({settings_text(current.settings)}), top '{self.state.label(top_b)}'. "
+            f"Current{' on ' + current.model if self.result.current_on_second else ''}: {b.n_tokens} tokens "
+            f"({settings_text(current.settings)}), top '{self.state.label(top_b)}'. "
             + (f"{differing} token pair{'s' if differing != 1 else ''} differ. " if differing else "Same tokens. ")
             + f"Largest change: '{self.state.label(int(pairs.ids[biggest]))}' {pairs.difference[biggest]:+.1%}.")
 

@@ -54,3 +54,40 @@ def test_pin_and_compare_two_prompts(make_window, tiny_llama_dir, tiny_llama, qt
     np.testing.assert_allclose(np.load(tmp_path / "c.npz")["current_next_logits"], b.next_logits, rtol=1e-5, atol=1e-5)
     panel.unpin()
     assert panel.pinned is None and not panel.unpin_button.isEnabled()
+
+
+def test_second_model_alongside_checks_memory_and_tokenizer(make_window, tiny_llama_dir, tiny_gpt2_dir, tiny_chat_dir,
+                                                            tiny_gpt2, qtbot, monkeypatch):
+    from model_core.engine import memory
+    from model_core.engine.tracing import trace_ids
+
+    window = make_window(model=str(tiny_llama_dir), prompt="The capital of France is")
+    raise_dock(window, "compare")
+    panel = window.panel("compare")
+    panel.pin()
+    # Not enough memory left: refused before loading, said in the panel; nothing is loaded.
+    monkeypatch.setattr(memory, "free_memory", lambda _device: 1024)
+    panel.load_second(str(tiny_llama_dir))
+    qtbot.waitUntil(lambda: "not loaded" in panel.note.text(), timeout=30_000)
+    assert "does not fit" in panel.note.text() and not panel.on_second.isEnabled()
+    assert window.client.worker.session.second_lm is None
+    monkeypatch.undo()
+    # Another tokenizer (the chat model has two more tokens): refused, naming both.
+    panel.load_second(str(tiny_chat_dir))
+    qtbot.waitUntil(lambda: "not loaded" in panel.note.text() and "tokenizer" in panel.note.text(), timeout=30_000)
+    assert window.client.worker.session.second_lm is None
+    # GPT-2 with the same vocabulary: loaded; the current side runs on it and equals its own trace of the same ids.
+    panel.load_second(str(tiny_gpt2_dir))
+    qtbot.waitUntil(lambda: panel.on_second.isEnabled(), timeout=30_000)
+    assert "Second model beside the first" in panel.note.text()
+    panel.on_second.setChecked(True)
+    with qtbot.waitSignal(window.state.trace_changed, timeout=30_000):
+        window.prompt_panel.set_text("The capital of Germany is")
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.current_on_second
+                    and panel.result.current.text == "The capital of Germany is", timeout=60_000)
+    expected = trace_ids(tiny_gpt2, window.state.trace.tokens.ids.tolist())
+    np.testing.assert_allclose(panel.result.current.next_logits, expected.next_logits, rtol=1e-5, atol=1e-5)
+    assert " on " in panel.summary.text()
+    panel.load_second("")
+    qtbot.waitUntil(lambda: not panel.on_second.isEnabled(), timeout=30_000)
+    assert window.client.worker.session.second_lm is None

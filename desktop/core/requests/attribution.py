@@ -52,6 +52,7 @@ class CompareRequest(Request):
 
     pinned_ids: tuple[int, ...]
     current_ids: tuple[int, ...]
+    current_on_second: bool = False  # trace the current side with the second model
     kind: ClassVar[str] = "comparison"
 
 
@@ -61,6 +62,7 @@ class CompareResult:
     current_ids: tuple[int, ...]
     pinned: object  # model_core.types.trace.Trace, with its lens
     current: object
+    current_on_second: bool = False
 
 
 @handles(CompareRequest)
@@ -70,6 +72,39 @@ def compare(session: WorkerSession, request: CompareRequest) -> CompareResult:
     session.require_model()
     session.progress.report("Tracing the pinned run", 0.0)
     pinned = trace_ids(session.lm, list(request.pinned_ids))
-    session.progress.report("Tracing the current run", 0.5)
-    current = trace_ids(session.lm, list(request.current_ids))
-    return CompareResult(request.pinned_ids, request.current_ids, pinned, current)
+    second = request.current_on_second and session.second_lm is not None
+    session.progress.report("Tracing the current run" + (" with the second model" if second else ""), 0.5)
+    current = trace_ids(session.second_lm if second else session.lm, list(request.current_ids))
+    return CompareResult(request.pinned_ids, request.current_ids, pinned, current, second)
+
+
+@dataclass(frozen=True)
+class SecondModelRequest(Request):
+    """Load a second model beside the first (empty spec: drop it), if it fits and shares the tokenizer."""
+
+    spec: str
+    supersedable: ClassVar[bool] = False
+    kind: ClassVar[str] = "second model"
+
+
+@dataclass(frozen=True)
+class SecondModelResult:
+    spec: str
+    name: str  # "" when dropped
+    summary: str
+
+
+@handles(SecondModelRequest)
+def second_model(session: WorkerSession, request: SecondModelRequest) -> SecondModelResult:
+    import gc
+
+    from model_core.engine.attribution.second_model import load_second
+
+    session.require_model()
+    session.second_lm = None  # the old one goes first: its memory counts for the new one
+    gc.collect()
+    if not request.spec:
+        return SecondModelResult("", "", "")
+    second = load_second(session.lm, request.spec, session.progress)
+    session.second_lm = second
+    return SecondModelResult(request.spec, second.info.name, second.info.summary())
