@@ -24,6 +24,7 @@ def attribution_rows(quick: bool) -> list[dict]:
     base = load_baseline(folder, "cpu")
     ids = prompt_ids(N_TOKENS, lm.info.vocab_size)
     target = 7042  # ' Paris' in SmolLM2's vocabulary; any id does
+    base.requires_grad_(False)  # like ours: only the input embeddings need a gradient
     input_ids = torch.tensor([ids])
 
     def baseline():  # one forward + backward: d logit / d input embeddings

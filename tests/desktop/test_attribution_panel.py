@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from desktop.core.requests import tracing as m
 from model_core.types.attribution import GRAD_X_INPUT, INTEGRATED_GRADIENTS, ROLLOUT
@@ -57,9 +57,11 @@ def test_type_pick_compute_and_see_tints(window, tiny_llama, qtbot):
     assert "raises" in chips.legend_text() and "lowers" in chips.legend_text()
     assert panel.layers.values().shape == (tiny_llama.info.n_layers + 1, len(ids))
 
-    # Pick the third bar: that token is explained.
+    # Click the third bar: that token is explained.
     third = int(np.argsort(-trace.next_logits, kind="stable")[2])
-    panel._on_bar(2)
+    bars = panel.bars
+    qtbot.mouseClick(bars.viewport(), Qt.MouseButton.LeftButton,
+                     pos=bars.mapFromScene(bars.getPlotItem().vb.mapViewToScene(QPointF(0.001, 2))))
     assert wait_result(panel, qtbot, GRAD_X_INPUT, third).target_id == third
 
     # Any token from the vocabulary, then integrated gradients with its completeness error.
