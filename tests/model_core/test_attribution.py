@@ -178,3 +178,17 @@ def test_attribute_dispatches_each_method_and_says_what_is_wrong(tiny_gpt2):
         attribute(tiny_gpt2, [], 5, GRAD_X_INPUT)
     with pytest.raises(ValueError, match="vocabulary"):
         attribute(tiny_gpt2, ids, 10**6, INTEGRATED_GRADIENTS)
+
+
+def test_grad_x_input_equals_captums_input_x_gradient_on_inputs_embeds(tiny_llama):
+    """The one-pass layer form equals Captum's own InputXGradient on the input embeddings."""
+    from captum.attr import InputXGradient
+
+    from model_core.engine.attribution.gradients import input_embeddings, target_logit_fn
+
+    ids = _ids(tiny_llama)
+    ours = grad_x_input(tiny_llama, ids, 9)
+    embeds = input_embeddings(tiny_llama, ids).requires_grad_(True)
+    with torch.enable_grad():
+        theirs = InputXGradient(target_logit_fn(tiny_llama, 9)).attribute(embeds)
+    _close(ours.scores, theirs[0].sum(-1).detach().numpy(), "grad-x-input vs InputXGradient tiny_llama")

@@ -4,10 +4,10 @@ The function attributed is f(E) = the target token's logit after the last positi
 are the input embeddings (what the model's embedding module returns, so Gemma's √d scale is in
 them; learned positions such as GPT-2's wpe are added inside the model and are not).
 
-- *Gradient × input* (`captum.attr.InputXGradient`): Σ_d ∂f/∂E[t, d] · E[t, d] per position. The
-  same product at every block's output (`LayerGradientXActivation` on the blocks) gives the
-  per-layer rows: how much of the logit, to first order, each position's residual vector carries
-  at that depth.
+- *Gradient × input*: Σ_d ∂f/∂E[t, d] · E[t, d] per position, and the same product at every
+  block's output (the per-layer rows: how much of the logit, to first order, each position's
+  residual vector carries at that depth), all from one forward and one backward pass with
+  `captum.attr.LayerGradientXActivation` on the embedding module and the blocks.
 - *Integrated gradients* (`captum.attr.IntegratedGradients`) from a baseline of zero embeddings:
   Σ_d (E − 0) ∫ ∂f/∂E(αE) dα per position, Gauss–Legendre quadrature with `steps` points. By
   construction the scores add up to f(E) − f(0); Captum's convergence delta is how far they miss
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, LayerGradientXActivation
+from captum.attr import IntegratedGradients, LayerGradientXActivation
 
 from model_core.engine.loading import LoadedModel
 from model_core.progress import Progress, silent
@@ -73,24 +73,33 @@ def _check(lm: LoadedModel, ids: list[int], target_id: int) -> None:
 
 
 def grad_x_input(lm: LoadedModel, ids: list[int], target_id: int, progress: Progress | None = None) -> Attribution:
-    """Gradient × input per position, and gradient × activation of the residual stream per layer."""
+    """Gradient × input per position, and gradient × activation of the residual stream per layer.
+
+    One forward and one backward pass: Captum's `LayerGradientXActivation` on the embedding module
+    and every block at once; the embedding module's output is the input embeddings, so its row is
+    exactly gradient × input (what `InputXGradient` on `inputs_embeds` gives; the tests check both)."""
     _check(lm, ids, target_id)
     progress = progress or silent()
-    embeds = input_embeddings(lm, ids)
-    forward = target_logit_fn(lm, target_id, progress, 2, "Gradient × input")
-    blocks = list(lm.adapter.blocks)
+    progress.report("Gradient × input", 0.0)
+    model = lm.model
+    seen: list[torch.Tensor] = []
+
+    def forward(input_ids: torch.Tensor) -> torch.Tensor:
+        logit = model(input_ids=input_ids, use_cache=False, logits_to_keep=1).logits[:, -1, target_id].float()
+        seen.append(logit.detach())
+        return logit
+
+    layers = [lm.adapter.embedding, *lm.adapter.blocks]
+    tokens = torch.tensor([ids], dtype=torch.long, device=lm.device)
     with torch.enable_grad():
-        scores = InputXGradient(forward).attribute(embeds.clone().requires_grad_(True))
-        layers = LayerGradientXActivation(forward, blocks, multiply_by_inputs=True).attribute(embeds)
-        with torch.no_grad():
-            logit = float(forward(embeds)[0])
-    per_layer = [scores[0].float().sum(-1)]
-    for layer in layers:
+        found = LayerGradientXActivation(forward, layers, multiply_by_inputs=True).attribute(tokens)
+    per_layer = []
+    for layer in found:
         layer = layer[0] if isinstance(layer, tuple) else layer
         per_layer.append(layer[0].float().sum(-1))
-    row = scores[0].float().sum(-1).detach().cpu().numpy()
-    return Attribution(GRAD_X_INPUT, target_id, token_label(lm.tokenizer, target_id), row.astype(np.float32),
-                       torch.stack(per_layer).detach().cpu().numpy().astype(np.float32), logit)
+    rows = torch.stack(per_layer).detach().cpu().numpy().astype(np.float32)  # [L+1, T]
+    return Attribution(GRAD_X_INPUT, target_id, token_label(lm.tokenizer, target_id), rows[0].copy(), rows,
+                       float(seen[-1][0]))
 
 
 def baseline_embeddings(lm: LoadedModel, ids: list[int], baseline: str) -> torch.Tensor:
