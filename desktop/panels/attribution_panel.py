@@ -312,7 +312,10 @@ class AttributionPanel(QWidget):
             return
         key = (request.trace_id, request.n_context, request.target_id, request.method, request.steps,
                request.baseline)
-        if key != self._asked and request.method in (GRAD_X_INPUT, ROLLOUT):  # quick ones follow by themselves
+        # The quick methods follow every change by themselves; the slow ones (integrated gradients,
+        # flow) follow generation steps when Follow generation is on, and otherwise wait for Compute.
+        stepped = request.n_context < self.state.trace.n_tokens
+        if key != self._asked and (request.method in (GRAD_X_INPUT, ROLLOUT) or stepped):
             self.compute()
 
     def _draw_result(self, n_context: int) -> None:

@@ -92,6 +92,17 @@ def test_follows_each_generation_step_and_exports(window, qtbot, tmp_path):
     # The token the step added is explained, from the tokens before it.
     result = wait_result(panel, qtbot, GRAD_X_INPUT, int(trace.tokens.ids[-1]), trace.n_tokens - 1)
     assert panel.chips.count() == trace.n_tokens - 1
+    # Integrated gradients follows the next step too (it waits for Compute only on a new prompt).
+    panel.set_method(INTEGRATED_GRADIENTS)
+    panel.steps.setValue(4)
+    panel.compute()
+    wait_result(panel, qtbot, INTEGRATED_GRADIENTS, int(trace.tokens.ids[-1]), trace.n_tokens - 1)
+    with qtbot.waitSignal(window.state.trace_changed, timeout=30_000):
+        qtbot.mouseClick(window.generation_panel.buttons[m.STEP], Qt.MouseButton.LeftButton)
+    trace = window.state.trace
+    wait_result(panel, qtbot, INTEGRATED_GRADIENTS, int(trace.tokens.ids[-1]), trace.n_tokens - 1)
+    panel.set_method(GRAD_X_INPUT)
+    result = wait_result(panel, qtbot, GRAD_X_INPUT, int(trace.tokens.ids[-1]), trace.n_tokens - 1)
     csv_path, npz_path = tmp_path / "a.csv", tmp_path / "a.npz"
     assert panel.export_scores(str(csv_path)) and panel.export_scores(str(npz_path))
     assert len(csv_path.read_text().splitlines()) == trace.n_tokens
