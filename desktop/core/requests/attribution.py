@@ -35,14 +35,18 @@ class AttributionResult:
 @handles(AttributionRequest)
 def attribution(session: WorkerSession, request: AttributionRequest) -> AttributionResult:
     from model_core.engine.attribution.attribute import attribute
+    from model_core.errors import LogitscopeError
 
     session.check_trace(request.trace_id)
     trace = session.stepper.trace
     n = request.n_context
     ids = trace.tokens.ids[:n].tolist()
     attention = trace.attention[:, :, :n, :n]
-    result = attribute(session.lm, ids, request.target_id, request.method, steps=request.steps,
-                       baseline=request.baseline, progress=session.progress, attention=attention)
+    try:
+        result = attribute(session.lm, ids, request.target_id, request.method, steps=request.steps,
+                           baseline=request.baseline, progress=session.progress, attention=attention)
+    except ValueError as exc:  # e.g. attention flow on a very long prompt: said in the panel
+        raise LogitscopeError(str(exc)) from None
     return AttributionResult(request.trace_id, n, result)
 
 
