@@ -13,7 +13,7 @@ from bench.timing import interleaved, row
 
 N_TOKENS = 12
 IG_STEPS = 32
-TARGETS = {"grad-x-input": 3.0, "integrated-gradients": 12.0, "rollout": 2.0, "flow": 3.0}
+TARGETS = {"grad-x-input": 3.0, "integrated-gradients": 16.0, "rollout": 2.0, "flow": 3.0}
 
 
 def attribution_rows(quick: bool) -> list[dict]:
