@@ -56,6 +56,7 @@ class ProbabilityBars(Styled, pg.PlotWidget):
 
     bar_hovered = Signal(int)
     bar_menu_requested = Signal(int, QPoint)
+    bar_clicked = Signal(int)  # a left click on a bar: its row
 
     def __init__(
         self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
@@ -370,6 +371,11 @@ class ProbabilityBars(Styled, pg.PlotWidget):
         return -1
 
     def _on_mouse_clicked(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            index = self._row_at(event.scenePos())
+            if index >= 0:
+                self.bar_clicked.emit(index)
+            return
         if event.button() != Qt.MouseButton.RightButton:
             return
         index = self._row_at(event.scenePos())

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 from desktop.features.presentation import SHORT_SCREEN
 from desktop.panels.anatomy_panel import AnatomyPanel
 from desktop.panels.attention_panel import AttentionPanel
+from desktop.panels.attribution_panel import AttributionPanel
+from desktop.panels.compare_panel import ComparePanel
 from desktop.panels.distribution_panel import DistributionPanel
 from desktop.panels.embeddings_panel import EmbeddingsPanel
 from desktop.panels.experts_panel import ExpertsPanel
@@ -58,6 +60,9 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("anatomy", "Anatomy", AnatomyPanel, Area.LeftDockWidgetArea),
     PanelSpec("embeddings", "Embeddings", EmbeddingsPanel, Area.RightDockWidgetArea),
     PanelSpec("kv_cache", "KV cache", KvCachePanel, Area.RightDockWidgetArea),
+    # Why this token (attribution), behind attention.
+    PanelSpec("attribution", "Why this token", AttributionPanel, Area.LeftDockWidgetArea),
+    PanelSpec("compare", "Side by side", ComparePanel, Area.LeftDockWidgetArea),
 )
 
 # Docks that share a place as tabs, in tab order; the first of each group is in front.
@@ -65,7 +70,8 @@ TAB_GROUPS: tuple[tuple[str, ...], ...] = (
     ("distribution", "model", "embeddings", "kv_cache"),
     # The tall column: the lens beside the distribution, with room for every layer's row; the BPE
     # tab here no longer hides the prompt editor.
-    ("attention", "lens", "heads", "qkv", "mlp", "experts", "anatomy", "tokenizers"),
+    ("attention", "lens", "heads", "qkv", "mlp", "experts", "anatomy", "tokenizers", "attribution",
+     "compare"),
 )
 
 

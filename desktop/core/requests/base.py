@@ -74,6 +74,7 @@ class WorkerSession:
         self.trace_id = 0  # increases with every trace handed out (a Run hands out many per request)
         self.basis = "shared"  # the trajectory projection's basis
         self.progress = None  # model_core.progress.Progress of the request being handled
+        self.second_lm = None  # a second LoadedModel beside `lm`, for the side-by-side comparison
 
     def require_model(self) -> None:
         from model_core.errors import LogitscopeError
