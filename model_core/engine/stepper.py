@@ -34,6 +34,7 @@ from model_core.analysis.sampling import (
 )
 from model_core.engine.chat_template import render_chat
 from model_core.engine.forward import final_logits, forward_capture
+from model_core.engine.interventions.applied import needs_full_pass
 from model_core.engine.lens import with_lens
 from model_core.engine.loading import LoadedModel
 from model_core.engine.tracing import (
@@ -159,7 +160,7 @@ class Stepper:
         try:
             ids = make_ids()
             shared = 0
-            if self._trace is not None:
+            if self._trace is not None and not needs_full_pass(self.lm):  # a mean-ablation needs the whole prompt
                 shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
             if shared > 0:
                 prefix = self._truncate(shared, logits=False)
