@@ -36,13 +36,14 @@ def _quiet() -> None:
 
 
 def collect(quick: bool, log) -> list[dict]:
-    from bench import rows_models, rows_process, rows_trace
+    from bench import rows_interventions, rows_models, rows_process, rows_trace
 
     rows: list[dict] = []
     sections = [
         ("trace and generation on CPU", lambda: rows_trace.cpu_rows(quick)),
         ("trace and generation on CUDA", lambda: rows_trace.cuda_rows(quick)),
         ("trace of a mixture of experts and of an offloaded model", lambda: rows_models.model_rows(quick)),
+        ("interventions: ablation, scan, patching", lambda: rows_interventions.intervention_rows(quick)),
         ("window: redraw and responsiveness", lambda: rows_process.gui_rows(quick)),
         ("start-up", lambda: rows_process.startup_rows(quick)),
         ("memory", lambda: rows_process.memory_rows(quick)),

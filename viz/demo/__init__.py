@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
-from viz.demo import attention, block, distribution, experts, lens, tokens, trajectory
+from viz.demo import attention, block, distribution, experts, interventions, lens, tokens, trajectory
 
 DEMOS: dict[str, Callable[[], QWidget]] = {
     "attention": attention.attention,
@@ -39,6 +39,8 @@ DEMOS: dict[str, Callable[[], QWidget]] = {
     "router_heatmap": experts.router_heatmap,
     "expert_grid": experts.expert_grid,
     "router_strip": experts.router_strip,
+    "ablation_scan": interventions.ablation_scan,
+    "patching": interventions.patching,
 }
 
 
