@@ -182,6 +182,25 @@ class Stepper:
         self._choices, self._stop_hits = [], {}
         return self._lensed()
 
+    def rerun(self) -> Trace:
+        """Trace the same sequence again from position 0: the model changed (an intervention was set or
+        removed), so nothing cached holds. The prompt runs first and the generated tokens then go
+        through the cache in one pass, as they did when generated (a mean-ablation keeps the prompt's mean)."""
+        trace = self.trace
+        ids, n = trace.tokens.ids.tolist(), self._n_prompt
+        try:
+            cache = DynamicCache()
+            self._buffers.forget()
+            rerun = build_trace(self.lm, ids[:n], forward_capture(self.lm, ids[:n], past_key_values=cache), n_prompt=n)
+            if len(ids) > n:
+                capture = forward_capture(self.lm, ids[n:], past_key_values=cache)
+                rerun = extend_trace(self.lm, rerun, ids[n:], capture, n_prompt=n, buffers=self._buffers)
+        except Exception:
+            self.clear()  # what is cached belongs to the model before the change
+            raise
+        self._cache, self._trace = cache, rerun
+        return self._lensed()
+
     def clear(self) -> None:
         """Forget the sequence (a prompt that failed leaves nothing to generate from)."""
         self._trace, self._cache, self._n_prompt, self._chat = None, None, 0, None

@@ -289,3 +289,41 @@ def test_bad_interventions_are_refused_and_the_old_ones_stay(tiny_gpt2, bad, wor
         assert len(hooked) == 2  # the head's out-projection pre-hook and the freshness hook, nothing of the refused set
     finally:
         clear_interventions(lm)
+
+
+def test_rerun_traces_the_same_sequence_under_the_new_interventions(tiny_llama):
+    lm = tiny_llama
+    stepper = Stepper(lm, max_new_tokens=3, lens=False)
+    stepper.start(PROMPT)
+    stepper.step()
+    stepper.step()
+    ids, choices = stepper.trace.tokens.ids.copy(), stepper.choices
+    ablation = InterventionSet((Ablation("head", 1, 0, "mean"), AttentionTemperature(1.5)))
+    set_interventions(lm, ablation)
+    try:
+        rerun = stepper.rerun()
+        fresh = Stepper(lm, max_new_tokens=3, lens=False)
+        fresh.start(PROMPT)
+        for token in ids[stepper.trace.n_prompt:]:
+            fresh.append(int(token))
+    finally:
+        clear_interventions(lm)
+    np.testing.assert_array_equal(rerun.tokens.ids, ids)
+    assert stepper.choices == choices and stepper.n_new == 2
+    np.testing.assert_allclose(rerun.next_logits, fresh.trace.next_logits, atol=1e-5)
+    np.testing.assert_allclose(rerun.attention, fresh.trace.attention, atol=1e-3)
+
+
+def test_suspended_is_the_model_as_trained_and_the_interventions_come_back(tiny_gpt2):
+    from model_core.engine.interventions.applied import suspended
+
+    lm = tiny_gpt2
+    plain = run_trace(lm, PROMPT, lens=False).next_logits
+    set_interventions(lm, InterventionSet((Ablation("head", 1, 2, "mean"), AttentionTemperature(3.0))))
+    try:
+        during = run_trace(lm, PROMPT, lens=False).next_logits
+        with suspended(lm):
+            np.testing.assert_array_equal(run_trace(lm, PROMPT, lens=False).next_logits, plain)
+        np.testing.assert_array_equal(run_trace(lm, PROMPT, lens=False).next_logits, during)
+    finally:
+        clear_interventions(lm)

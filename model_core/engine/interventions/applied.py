@@ -51,6 +51,21 @@ def needs_full_pass(lm: LoadedModel) -> bool:
 
 
 @contextmanager
+def suspended(lm: LoadedModel) -> Iterator[None]:
+    """Run the block on the model as trained, keeping the interventions (and the prompt's means) for after:
+    the "before" of the distribution's before → after."""
+    entry = _installed.get(lm.model)
+    if entry is None:
+        yield
+        return
+    values = entry[1].suspend()
+    try:
+        yield
+    finally:
+        entry[1].resume(values)
+
+
+@contextmanager
 def applied(lm: LoadedModel, interventions: InterventionSet) -> Iterator[None]:
     """Run the block with `interventions` on top of whatever is in effect, then take them off."""
     check(lm, interventions.active)

@@ -58,10 +58,27 @@ class HookSet:
     fresh: bool = True  # the running pass starts at position 0: means are taken from it
     means: dict[tuple, torch.Tensor] = field(default_factory=dict)
     needs_full_pass: bool = False  # a mean-ablation is in it: a prompt must run from position 0
+    active: bool = True  # False while suspended (the model as trained, for "before → after"); means are kept
 
     def set_attribute(self, module: nn.Module, name: str, value: object) -> None:
         self.attributes.append((module, name, getattr(module, name, _MISSING)))
         setattr(module, name, value)
+
+    def suspend(self) -> list[tuple[nn.Module, str, object]]:
+        """Make the hooks pass everything through and put the attributes back (see `resume`)."""
+        self.active = False
+        now = [(module, name, getattr(module, name)) for module, name, _ in self.attributes]
+        for module, name, previous in reversed(self.attributes):
+            if previous is _MISSING:
+                delattr(module, name)
+            else:
+                setattr(module, name, previous)
+        return now
+
+    def resume(self, values: list[tuple[nn.Module, str, object]]) -> None:
+        for module, name, value in values:
+            setattr(module, name, value)
+        self.active = True
 
     def remove(self) -> None:
         for handle in self.handles:
@@ -154,6 +171,8 @@ def _ablate_heads(lm: LoadedModel, hooks: HookSet, layer: int, ablations: list[t
     d_head = lm.adapter.d_head
 
     def pre(_module: nn.Module, args: tuple):
+        if not hooks.active:
+            return None
         x = args[0]
         out = x.clone()
         for row, ablation in ablations:
@@ -174,6 +193,8 @@ def _ablate_update(lm: LoadedModel, hooks: HookSet, row: Row, ablation: Ablation
     key = (ablation.kind, row, ablation.layer)
 
     def post(_module: nn.Module, args: tuple, output):
+        if not hooks.active:
+            return None
         hidden = output[0] if isinstance(output, tuple) else output
         rows = _rows(hidden, row)
         residual = args[1] if update.minus_residual else None
@@ -203,6 +224,8 @@ def _ablate_block(lm: LoadedModel, hooks: HookSet, row: Row, ablation: Ablation)
         inputs[:] = [_block_input(args, kwargs)]
 
     def post(_module: nn.Module, _args: tuple, output):
+        if not hooks.active:
+            return None
         hidden = output[0] if isinstance(output, tuple) else output
         x = inputs.pop()
         rows = _rows(hidden, row)
@@ -222,6 +245,8 @@ def _steer(lm: LoadedModel, hooks: HookSet, row: Row, steering: Steering) -> Non
     added = torch.tensor(steering.vector, dtype=torch.float32) * float(steering.strength)
 
     def pre(_module: nn.Module, args: tuple, kwargs: dict):
+        if not hooks.active:
+            return None
         x = _block_input(args, kwargs)
         new = x.clone()
         new[_rows(x, row)] += added.to(device=x.device, dtype=x.dtype)
