@@ -3,9 +3,19 @@ through `host.feature(name)`: presentation borrows the theme and drives the less
 
 from __future__ import annotations
 
-from desktop.features import export_actions, help_dialogs, lessons, notices, presentation, sessions, themes
+from desktop.features import (
+    export_actions,
+    help_dialogs,
+    interventions,
+    lessons,
+    notices,
+    presentation,
+    sessions,
+    themes,
+)
 
 # themes: View ▸ Theme; presentation: F5; lessons: the Lesson dock; sessions: File ▸ sessions, recent
 # lists, autosave and crash recovery; export: File ▸ Export; help: Help ▸ Keyboard shortcuts;
 # notices: "loading…" / "not the current prompt" over the panels that cannot show the model's answer.
-FEATURES = (themes, presentation, lessons, sessions, export_actions, help_dialogs, notices)
+# interventions: the Interventions dock, right-click Ablate, Reset model, the distribution's before → after.
+FEATURES = (themes, presentation, lessons, sessions, export_actions, help_dialogs, notices, interventions)
