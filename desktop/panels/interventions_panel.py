@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -63,6 +64,15 @@ def temperature_to_slider(temperature: float) -> int:
     return round((math.log(t) - lo) / (hi - lo) * SLIDER_STEPS)
 
 
+def _scrolling(page: QWidget) -> QScrollArea:
+    """The page in a scroll area: the dock never forces the window past a small screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(page)
+    return area
+
+
 def _table_item(value: object) -> QTableWidgetItem:
     item = QTableWidgetItem()
     item.setData(Qt.ItemDataRole.DisplayRole, value)
@@ -75,7 +85,7 @@ class InterventionsPanel(QWidget):
         super().__init__(parent)
         self.ctx, self.state, self.controller = ctx, ctx.state, controller
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_effect(), "In effect")
+        self.tabs.addTab(_scrolling(self._build_effect()), "In effect")
         self.tabs.addTab(self._build_scan(), "Ablation scan")
         self.tabs.addTab(self._build_patching(), "Patching")
         layout = QVBoxLayout(self)

@@ -151,3 +151,25 @@ def test_the_paris_lesson_sets_its_interventions():
     assert sets[0] == InterventionSet() and sets[-1] == InterventionSet()
     assert sets[1].items == (AttentionTemperature(5.0, None),)
     assert len(sets[4]) == 5 and all(item.kind == "head" for item in sets[4])
+
+
+def test_steering_from_the_panel_and_generation_under_it(window, qtbot, tiny_gpt2):
+    from model_core.engine.interventions.steering import steering_from_prompts
+
+    feature = window.feature("interventions")
+    panel, state = feature.panel, window.state
+    panel.steer_towards.setText(" happy")
+    panel.steer_away.setText(" sad")
+    panel.steer_layer.setValue(1)
+    panel.steer_strength.setValue(12.0)
+    changed(window, qtbot, panel.steer_button.click)
+    (steering,) = feature.controller.interventions.items
+    assert steering.layer == 1 and steering.strength == 12.0 and "' happy'" in steering.source
+    expected = steering_from_prompts(tiny_gpt2, " happy", " sad", 1, 12.0)
+    np.testing.assert_allclose(steering.vector, expected.vector, atol=1e-5)
+    with applied(tiny_gpt2, InterventionSet((expected,))):
+        reference = run_trace(tiny_gpt2, PROMPT, lens=False).next_logits
+    np.testing.assert_allclose(state.trace.next_logits, reference, atol=1e-4)
+    with qtbot.waitSignal(state.projection_changed, timeout=60_000):
+        window.generation_action("step")
+    assert state.result.n_new == 1
