@@ -173,3 +173,36 @@ def test_steering_from_the_panel_and_generation_under_it(window, qtbot, tiny_gpt
     with qtbot.waitSignal(state.projection_changed, timeout=60_000):
         window.generation_action("step")
     assert state.result.n_new == 1
+
+
+@pytest.mark.builtin
+def test_the_paris_lesson_breaks_and_restores_paris_on_the_builtin_model(make_window, qtbot):
+    window = make_window(prompt="Hello")
+    player = window.lessons
+    controller = window.feature("interventions").controller
+    player.lesson = next(lesson for lesson in builtin_lessons() if lesson.source.startswith("05_"))
+
+    def go(index):
+        with qtbot.waitSignal(player.step_applied, timeout=180_000):
+            player.go(index)
+        qtbot.waitUntil(lambda: not controller._set.pending, timeout=180_000)
+        qtbot.waitUntil(lambda: window.state.projection is not None
+                        and window.state.projection.trace_id == window.state.trace_id, timeout=60_000)
+
+    def top():
+        logits = window.state.trace.next_logits
+        probs = np.exp(logits - logits.max())
+        best = int(np.argmax(probs))
+        return window.state.label(best), float(probs[best] / probs.sum())
+
+    go(0)
+    label, prob = top()
+    assert label == "␣Paris" and prob > 0.95
+    go(4)
+    assert len(controller.interventions) == 5
+    assert top()[0] == "␣Germany"  # the five heads the scan ranks first, switched off
+    qtbot.waitUntil(lambda: "Paris' 97.6% → 0.5%" in window.feature("interventions").comparison_shown(), timeout=60_000)
+    go(7)
+    assert not controller.interventions.items
+    label, prob = top()
+    assert label == "␣Paris" and prob > 0.95

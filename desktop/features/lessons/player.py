@@ -249,7 +249,9 @@ class LessonPlayer(QObject):
         self._trace_seen = False
 
     def _on_trace_changed(self) -> None:
-        self._trace_seen = self._waiting is not None
+        result = self.window.state.result
+        rerun = result is not None and result.action == "intervene"  # the old sequence under a step's interventions
+        self._trace_seen = self._trace_seen or (self._waiting is not None and not rerun)
 
     def _on_projection_changed(self) -> None:
         """A trace has landed once its projection has too: every panel can take a selection then."""
