@@ -206,3 +206,23 @@ def test_the_paris_lesson_breaks_and_restores_paris_on_the_builtin_model(make_wi
     assert not controller.interventions.items
     label, prob = top()
     assert label == "␣Paris" and prob > 0.95
+
+
+def test_right_click_menus_of_the_mlp_view_grid_and_anatomy(window, qtbot):
+    feature = window.feature("interventions")
+    window.state.select(layer=2, head=1)
+    for key, widget in (("mlp", window.panel("mlp")), ("anatomy", window.panel("anatomy").diagram),
+                        ("heads", window.panel("heads").grid)):
+        assert widget.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu, key
+    mlp = [a.text() for a in feature._mlp_menu(window.panel("mlp"), QPoint()).actions() if a.text()]
+    assert mlp[:2] == ["Ablate the MLP of layer 2 (zero)", "Ablate the MLP of layer 2 (mean)"]
+    grid = window.panel("heads").grid
+    raise_dock(window, "heads")
+    qtbot.waitUntil(lambda: grid._shape != (0, 0), timeout=10_000)
+    menu = feature._grid_menu(grid, grid.head_center(1, 3).toPoint())
+    assert menu.actions()[0].text() == "Ablate head 1.3 (zero)"  # the head under the mouse, not the selected one
+    anatomy = feature._block_menu(window.panel("anatomy").diagram, QPoint())
+    skip = next(a for a in anatomy.actions() if a.text().startswith("Skip block 2"))
+    changed(window, qtbot, skip.trigger)
+    assert feature.controller.interventions.items == (Ablation("block", 2),)
+    np.testing.assert_allclose(window.state.trace.residual[3], window.state.trace.residual[2], atol=1e-6)
