@@ -48,6 +48,9 @@ class InterventionsFeature:
                       None)
         if behind is not None:
             host.tabifyDockWidget(behind, self.dock)
+            front = host.docks.get("distribution")
+            if front is not None:
+                front.raise_()  # a tab behind the distribution, which stays in front
         self.controller.failed.connect(host.show_message)
         reset = QAction("Reset model (remove every intervention)", host)
         reset.triggered.connect(self.controller.reset)
