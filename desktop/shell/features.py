@@ -17,5 +17,6 @@ from desktop.features import (
 # themes: View ▸ Theme; presentation: F5; lessons: the Lesson dock; sessions: File ▸ sessions, recent
 # lists, autosave and crash recovery; export: File ▸ Export; help: Help ▸ Keyboard shortcuts;
 # notices: "loading…" / "not the current prompt" over the panels that cannot show the model's answer.
-# interventions: the Interventions dock, right-click Ablate, Reset model, the distribution's before → after.
-FEATURES = (themes, presentation, lessons, sessions, export_actions, help_dialogs, notices, interventions)
+# interventions: the Interventions dock (before export lists every dock), right-click Ablate, Reset model,
+# the distribution's before → after.
+FEATURES = (themes, presentation, lessons, interventions, sessions, export_actions, help_dialogs, notices)
