@@ -37,7 +37,7 @@ def _quiet() -> None:
 
 
 def collect(quick: bool, log, only: list[str] | None = None) -> list[dict]:
-    from bench import rows_attribution, rows_models, rows_peers, rows_process, rows_trace
+    from bench import rows_attribution, rows_interventions, rows_models, rows_peers, rows_process, rows_trace
 
     rows: list[dict] = []
     sections = [
@@ -45,6 +45,7 @@ def collect(quick: bool, log, only: list[str] | None = None) -> list[dict]:
         ("trace and generation on CUDA", lambda: rows_trace.cuda_rows(quick)),
         ("trace of a mixture of experts and of an offloaded model", lambda: rows_models.model_rows(quick)),
         ("attribution of one token", lambda: rows_attribution.attribution_rows(quick)),
+        ("interventions: ablation, scan, patching", lambda: rows_interventions.intervention_rows(quick)),
         ("window: redraw and responsiveness", lambda: rows_process.gui_rows(quick)),
         ("start-up", lambda: rows_process.startup_rows(quick)),
         ("memory", lambda: rows_process.memory_rows(quick)),

@@ -47,6 +47,7 @@ from model_core.analysis.sampling import SamplingSettings, bias_table
 from model_core.errors import LogitscopeError, PromptError
 from model_core.output_files import write_text_atomically
 from model_core.types.chat import SYSTEM, Message, conversation, conversation_json
+from model_core.types.interventions import InterventionError, from_dict, set_from_list, set_to_list, to_dict
 from model_core.types.model_info import DTYPE_CHOICES
 
 FORMAT = "logitscope-session"
@@ -89,6 +90,7 @@ class Session:
     draft: str = ""  # the chat message typed but not sent
     generated_choices: tuple[str, ...] = ()  # [n generated] greedy / sampled / given
     run_mode: str = "greedy"  # Run to end: greedy or sampled
+    interventions: tuple[dict, ...] = ()  # the interventions in effect (model_core.types.interventions.to_dict)
 
     @property
     def conversation(self) -> tuple[Message, ...]:
@@ -114,6 +116,7 @@ class Session:
             "selection": {"position": self.position, "layer": self.layer, "head": self.head,
                           "follow_last": self.follow_last},
             "layout": {"state": self.layout, "version": self.layout_version, "visible": self.visible_docks},
+            "interventions": list(self.interventions),
         }
 
     @classmethod
@@ -164,6 +167,7 @@ class Session:
                 # version 1 ran to the end sampled unless the temperature was 0
                 run_mode=_typed(data.get("run_mode", "greedy" if data["version"] >= 2 else "sampled"), str,
                                 "run_mode"),
+                interventions=_interventions(data.get("interventions", [])),
             )
         except SessionError:
             raise
@@ -207,6 +211,14 @@ def _sampling(sampling: dict) -> SamplingSettings:
         logit_bias=bias_table(bias),
         stop=tuple(_typed(t, str, "stop") for t in _typed(sampling.get("stop", []), list, "stop")),
     ).validated()
+
+
+def _interventions(data: object) -> tuple[dict, ...]:
+    """The interventions of a session file, checked as the window will read them."""
+    try:
+        return tuple(to_dict(from_dict(item)) for item in _typed(data, list, "interventions"))
+    except (InterventionError, AttributeError) as exc:
+        raise SessionError(f"its interventions cannot be read ({exc})") from exc
 
 
 def _typed(value, kinds, name: str):
@@ -276,7 +288,13 @@ def capture_session(window: Host) -> Session:
         draft=draft,
         generated_choices=choices,
         run_mode="greedy" if generation.run_greedy else "sampled",
+        interventions=_current_interventions(window),
     )
+
+
+def _current_interventions(window: Host) -> tuple[dict, ...]:
+    feature = window.feature("interventions")
+    return tuple(set_to_list(feature.controller.interventions)) if feature is not None else ()
 
 
 def save_session(window: Host, path: str | Path) -> Path:
@@ -471,6 +489,9 @@ class SessionController(QObject):
         session, path = self._restoring, self._restoring_path
         self._restoring, self._stage = None, ""
         self.window.state.select(position=session.position, layer=session.layer, head=session.head)
+        feature = self.window.feature("interventions")
+        if feature is not None and (session.interventions or feature.controller.interventions.items):
+            feature.controller.set_all(set_from_list(session.interventions))  # the trace runs again under them
         self._schedule_autosave(TRACE_DELAY_MS)
         self.restored.emit(path)
 

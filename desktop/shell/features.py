@@ -7,6 +7,7 @@ from desktop.features import (
     attribution_exports,
     export_actions,
     help_dialogs,
+    interventions,
     lessons,
     notices,
     presentation,
@@ -17,4 +18,7 @@ from desktop.features import (
 # themes: View ▸ Theme; presentation: F5; lessons: the Lesson dock; sessions: File ▸ sessions, recent
 # lists, autosave and crash recovery; export: File ▸ Export; help: Help ▸ Keyboard shortcuts;
 # notices: "loading…" / "not the current prompt" over the panels that cannot show the model's answer.
-FEATURES = (themes, presentation, lessons, sessions, export_actions, attribution_exports, help_dialogs, notices)
+# interventions: the Interventions dock (before export lists every dock), right-click Ablate, Reset model,
+# the distribution's before → after.
+FEATURES = (themes, presentation, lessons, interventions, sessions, export_actions, attribution_exports, help_dialogs,
+            notices)

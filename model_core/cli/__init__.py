@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from model_core.cli import attribute_command, generate_command, trace_command
+from model_core.cli import attribute_command, generate_command, patch_command, trace_command
 from model_core.cli.common import EXIT_ERROR, EXIT_USAGE, UsageError
 from model_core.errors import LogitscopeError
 
-COMMANDS = (trace_command, generate_command, attribute_command)
+COMMANDS = (trace_command, generate_command, attribute_command, patch_command)
 COMMAND_NAMES: tuple[str, ...] = tuple(c.NAME for c in COMMANDS)
 
 

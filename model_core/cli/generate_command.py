@@ -21,6 +21,12 @@ from model_core.cli.common import (
     read_input,
     token_text,
 )
+from model_core.cli.intervention_options import (
+    add_intervention_options,
+    apply_interventions,
+    interventions_from,
+    interventions_json,
+)
 
 NAME = "generate"
 HELP = "continue a prompt (or answer a --chat message) token by token"
@@ -35,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=1.0, help="1 = off")
     parser.add_argument("--seed", type=int, default=0)
     add_knob_options(parser)
+    add_intervention_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from model_core.types.stop_reasons import stop_message
 
     settings = knob_settings(args, args.temperature, args.top_k, args.top_p, args.seed)
+    intervened = len(interventions_from(args)) > 0 or args.steer_towards is not None
     lm = load(args)
     check_bias_ids(settings, lm.info.vocab_size)
+    interventions = apply_interventions(lm, args) if intervened else None
     progress = None if args.json else GenerationProgress(args.max_new_tokens)
     stepper = run_generation(lm, text, args.max_new_tokens, settings, allow_special=args.allow_special,
                              conversation=conversation, on_token=progress)
@@ -65,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             "settings": {**vars(settings), "logit_bias": [list(e) for e in settings.logit_bias],
                          "stop": list(settings.stop)},
         }
+        if interventions is not None:
+            result["interventions"] = interventions_json(interventions)
         if stepper.chat is not None:
             result["chat"] = {"conversation": conversation_json(stepper.chat.conversation),
                               "template_text": stepper.chat.text, "default_system": stepper.chat.default_system}

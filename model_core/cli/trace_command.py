@@ -22,6 +22,12 @@ from model_core.cli.common import (
     read_input,
     token_text,
 )
+from model_core.cli.intervention_options import (
+    add_intervention_options,
+    apply_interventions,
+    interventions_from,
+    interventions_json,
+)
 from model_core.output_files import check_output_path
 
 NAME = "trace"
@@ -34,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dump", metavar="FILE.npz", help="write the full trace arrays to an .npz file")
     parser.add_argument("--lens", action="store_true", help="add the logit lens at the last position")
     add_knob_options(parser)
+    add_intervention_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 0:
         raise UsageError("--top-k must be ≥ 0.")
     settings = knob_settings(args)
+    intervened = len(interventions_from(args)) > 0 or args.steer_towards is not None  # bad options: exit 2 now
     if args.dump:
         check_output_path(args.dump)  # before the model loads: a bad path is said at once
     from model_core.analysis.sampling import SamplingSettings, shape_distribution
@@ -51,10 +59,15 @@ def run(args: argparse.Namespace) -> int:
 
     lm = load(args)
     check_bias_ids(settings, lm.info.vocab_size)
-    if conversation is not None:
-        trace = with_lens(lm, Stepper(lm, lens=False).start_chat(conversation, args.allow_special))
-    else:
-        trace = run_trace(lm, text, allow_special=args.allow_special)
+
+    def make_trace():
+        if conversation is not None:
+            return with_lens(lm, Stepper(lm, lens=False).start_chat(conversation, args.allow_special))
+        return run_trace(lm, text, allow_special=args.allow_special)
+
+    before = make_trace().next_probs if intervened else None  # the model as trained, for "before → after"
+    interventions = apply_interventions(lm, args) if intervened else None
+    trace = make_trace()
     probs = trace.next_probs
     knobs = settings != SamplingSettings()
     dist = shape_distribution(trace.next_logits, settings, trace.tokens.ids) if knobs else None
@@ -65,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     for i in top:
         row = {"id": int(i), "text": token_text(tokenizer, i), "prob": float(probs[i]),
                "logit": float(trace.next_logits[i])}
+        if before is not None:
+            row["prob_before"] = float(before[i])
         if dist is not None:
             row.update(sampling_prob=float(dist.shaped[i]), kept=bool(dist.kept[i]), why=dist.reasons(int(i)))
         next_tokens.append(row)
@@ -76,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     choices = router_choices(trace.router_ids, trace.router_weights, trace.n_tokens - 1) if trace.is_moe else []
     if args.json:
         result = {"model": model_json(lm.info), "tokens": tokens, "next_token": next_tokens}
+        if interventions is not None:
+            result["interventions"] = interventions_json(interventions)
         if trace.is_moe:  # which experts the last token went through, per MoE layer
             result["router"] = [{"layer": c.layer, "experts": list(c.experts), "weights": list(c.weights)}
                                 for c in choices]
@@ -91,9 +108,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{lm.info.summary()}")
     print(f"{trace.n_tokens} tokens: " + " | ".join(trace.tokens.labels))
+    if interventions is not None:
+        print("interventions: " + "; ".join(item.label() for item in interventions))
     print("next token:")
     for row in next_tokens:
         line = f"  {row['prob'] * 100:6.2f}%  {row['text']!r}  (id {row['id']}, logit {row['logit']:.2f})"
+        if before is not None:
+            line += f"  was {row['prob_before'] * 100:.2f}%"
         if dist is not None:
             line += f"  → {row['sampling_prob'] * 100:6.2f}% after the knobs"
             if row["why"]:

@@ -33,6 +33,9 @@ from transformers.masking_utils import AttentionMaskInterface, eager_mask
 from model_core.engine.adapters import Update
 
 ATTN_IMPLEMENTATION = "logitscope"
+# An attention module carrying this attribute has its scores divided by it before the softmax:
+# the attention-temperature intervention (engine/interventions/hooks.py sets and deletes it).
+TEMPERATURE_ATTR = "_logitscope_temperature"
 
 _local = threading.local()
 
@@ -105,6 +108,9 @@ def _capturing_attention(
     values = value.repeat_interleave(n_rep, dim=1) if n_rep > 1 else value
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
+    temperature = getattr(module, TEMPERATURE_ATTR, None)
+    if temperature is not None:
+        scaling = scaling / temperature
     sinks = kwargs.get("s_aux", kwargs.get("sinks"))
     weights = attention_weights(query, keys, attention_mask, scaling, softcap, sinks)
     output = torch.matmul(weights, values).transpose(1, 2).contiguous()  # [B, Tq, H, dh]

@@ -34,6 +34,7 @@ from model_core.analysis.sampling import (
 )
 from model_core.engine.chat_template import render_chat
 from model_core.engine.forward import final_logits, forward_capture
+from model_core.engine.interventions.applied import needs_full_pass
 from model_core.engine.lens import with_lens
 from model_core.engine.loading import LoadedModel
 from model_core.engine.tracing import (
@@ -159,7 +160,7 @@ class Stepper:
         try:
             ids = make_ids()
             shared = 0
-            if self._trace is not None:
+            if self._trace is not None and not needs_full_pass(self.lm):  # a mean-ablation needs the whole prompt
                 shared = min(common_prefix(self._trace.tokens.ids.tolist(), ids), len(ids) - 1)
             if shared > 0:
                 prefix = self._truncate(shared, logits=False)
@@ -179,6 +180,25 @@ class Stepper:
         self._n_prompt = len(ids)
         self._chat = chat
         self._choices, self._stop_hits = [], {}
+        return self._lensed()
+
+    def rerun(self) -> Trace:
+        """Trace the same sequence again from position 0: the model changed (an intervention was set or
+        removed), so nothing cached holds. The prompt runs first and the generated tokens then go
+        through the cache in one pass, as they did when generated (a mean-ablation keeps the prompt's mean)."""
+        trace = self.trace
+        ids, n = trace.tokens.ids.tolist(), self._n_prompt
+        try:
+            cache = DynamicCache()
+            self._buffers.forget()
+            rerun = build_trace(self.lm, ids[:n], forward_capture(self.lm, ids[:n], past_key_values=cache), n_prompt=n)
+            if len(ids) > n:
+                capture = forward_capture(self.lm, ids[n:], past_key_values=cache)
+                rerun = extend_trace(self.lm, rerun, ids[n:], capture, n_prompt=n, buffers=self._buffers)
+        except Exception:
+            self.clear()  # what is cached belongs to the model before the change
+            raise
+        self._cache, self._trace = cache, rerun
         return self._lensed()
 
     def clear(self) -> None:

@@ -25,7 +25,7 @@ def test_builtin_lessons_parse_and_use_known_docks():
     assert any("Paris" in t for t in titles) and any("it" in t for t in titles)
     assert any("temperature" in t.lower() for t in titles)
     known = {"prompt", "attention", "trajectories", "distribution", "generation", "model", "lens", "heads", "qkv",
-             "tokenizers", "lesson"}
+             "tokenizers", "lesson", "interventions"}
     for lesson in lessons:
         for step in lesson.steps:
             assert step.title and step.text

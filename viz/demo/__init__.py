@@ -16,7 +16,17 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
-from viz.demo import attention, attribution, block, distribution, experts, lens, tokens, trajectory
+from viz.demo import (
+    attention,
+    attribution,
+    block,
+    distribution,
+    experts,
+    interventions,
+    lens,
+    tokens,
+    trajectory,
+)
 
 DEMOS: dict[str, Callable[[], QWidget]] = {
     "attention": attention.attention,
@@ -42,6 +52,8 @@ DEMOS: dict[str, Callable[[], QWidget]] = {
     "attribution_chips": attribution.attribution_chips,
     "layer_scores": attribution.layer_scores,
     "aligned_chips": attribution.aligned_chips,
+    "ablation_scan": interventions.ablation_scan,
+    "patching": interventions.patching,
 }
 
 

@@ -25,6 +25,10 @@ that follows it, so every panel has caught up) before it runs the action, and wa
 the action's trace in the same way before it applies the selection, so "token": -1
 after "action": "step" means the token just generated.
 
+``"interventions": [{"type": "ablation", "kind": "head", "layer": 23, "head": 4, "mode": "zero"},
+{"type": "temperature", "temperature": 2.0, "layer": null}]`` puts exactly these interventions in
+effect from that step on (``[]`` removes them all: the model as trained); the trace runs again under them.
+
 Built-in lessons live in assets/lessons/; "Open lesson…" loads a lecturer's own file.
 A file that cannot be used raises ``LessonError`` with a message for the window's banner.
 """
@@ -41,6 +45,7 @@ from desktop.core.requests.tracing import ACTIONS
 from model_core.analysis.sampling import SamplingSettings, bias_table
 from model_core.errors import PromptError
 from model_core.types.chat import Conversation, check_conversation, conversation
+from model_core.types.interventions import InterventionError, InterventionSet, set_from_list
 
 SETTING_FIELDS = {"temperature": float, "top_k": int, "top_p": float, "seed": int, "min_p": float,
                   "repetition_penalty": float, "frequency_penalty": float, "presence_penalty": float,
@@ -48,6 +53,7 @@ SETTING_FIELDS = {"temperature": float, "top_k": int, "top_p": float, "seed": in
 STEP_FIELDS = {
     "title": str, "text": str, "prompt": str, "token": int, "layer": int, "head": int, "dock": str,
     "action": str, "settings": dict, "trajectory_layer": int, "play": bool, "chat": list, "run_mode": str,
+    "interventions": list,
 }
 RUN_MODES = ("greedy", "sampled")
 
@@ -71,6 +77,7 @@ class LessonStep:
     play: bool = False  # play the trajectory animation
     chat: Conversation | None = None  # a conversation to trace in the chat mode (instead of a prompt)
     run_mode: str | None = None  # "greedy" or "sampled": how Run to end chooses
+    interventions: InterventionSet | None = None  # the interventions in effect from this step on ([]: none)
 
 
 @dataclass(frozen=True)
@@ -155,11 +162,17 @@ def parse_lesson(data: Any, source: str = "lesson") -> Lesson:
         run_mode = raw.get("run_mode")
         if run_mode is not None and run_mode not in RUN_MODES:
             raise fail(f"step {n}: \"run_mode\" must be greedy or sampled, not \"{run_mode}\".")
+        interventions = None
+        if raw.get("interventions") is not None:
+            try:
+                interventions = set_from_list(raw["interventions"])
+            except (InterventionError, AttributeError) as error:
+                raise fail(f"step {n}: \"interventions\": {error}") from None
         steps.append(LessonStep(
             title=raw["title"].strip(), text=raw["text"].strip(), prompt=raw.get("prompt"),
             token=raw.get("token"), layer=raw.get("layer"), head=raw.get("head"), dock=raw.get("dock"),
             action=action, settings=tuple(settings.items()), trajectory_layer=raw.get("trajectory_layer"),
-            play=bool(raw.get("play", False)), chat=chat, run_mode=run_mode,
+            play=bool(raw.get("play", False)), chat=chat, run_mode=run_mode, interventions=interventions,
         ))
     return Lesson(title.strip(), description.strip(), tuple(steps), source)
 

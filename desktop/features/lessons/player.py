@@ -112,6 +112,7 @@ class LessonPlayer(QObject):
         self._show_dock(step)
         if step.run_mode is not None:
             window.panel("generation").set_run_mode(step.run_mode)
+        self._set_interventions(step)
         prompt = window.panel("prompt")
         if step.chat is not None and self._needs_chat_trace(step.chat):
             self._wait(apply_id, lambda: self._run_action(step, apply_id))
@@ -136,6 +137,7 @@ class LessonPlayer(QObject):
         self._show_dock(step)
         if snapshot.run_mode is not None:
             window.panel("generation").set_run_mode(snapshot.run_mode)
+        self._set_interventions(step)
         prompt = window.panel("prompt")
         if snapshot.chat is not None:
             if self._needs_chat_trace(snapshot.chat):
@@ -187,6 +189,13 @@ class LessonPlayer(QObject):
                 self.window.raise_dock(step.dock)  # presentation mode puts it in its main view
             else:
                 self.skipped_docks.append(step.dock)
+
+    def _set_interventions(self, step: LessonStep) -> None:
+        """The step's interventions, asked before its prompt so the prompt is traced under them."""
+        feature = self.window.feature("interventions")
+        if step.interventions is not None and feature is not None \
+                and step.interventions != feature.controller.interventions:
+            feature.controller.set_all(step.interventions)
 
     def _needs_trace(self, prompt: str) -> bool:
         result = self.window.state.result
@@ -240,7 +249,9 @@ class LessonPlayer(QObject):
         self._trace_seen = False
 
     def _on_trace_changed(self) -> None:
-        self._trace_seen = self._waiting is not None
+        result = self.window.state.result
+        rerun = result is not None and result.action == "intervene"  # the old sequence under a step's interventions
+        self._trace_seen = self._trace_seen or (self._waiting is not None and not rerun)
 
     def _on_projection_changed(self) -> None:
         """A trace has landed once its projection has too: every panel can take a selection then."""

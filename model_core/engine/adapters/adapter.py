@@ -151,6 +151,11 @@ class ModelAdapter:
     def attention(self, layer: int) -> nn.Module:
         return self._attention[layer]
 
+    def attention_out_proj(self, layer: int) -> nn.Module | None:
+        """Block `layer`'s attention output projection (o_proj, c_proj, dense, out_proj): its input is
+        the heads' outputs side by side, [..., H·dh] (None when discovery finds none)."""
+        return discovery.find_attention_out_proj(self._attention[layer])
+
     def mlp(self, layer: int) -> MlpParts:
         return self._mlp[layer]
 

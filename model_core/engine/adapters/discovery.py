@@ -64,6 +64,15 @@ def find_attention(block: nn.Module) -> tuple[str, nn.Module]:
     return found
 
 
+_ATTN_OUT_PROJ = ("o_proj", "c_proj", "out_proj", "dense", "wo", "o")
+
+
+def find_attention_out_proj(attention: nn.Module) -> nn.Module | None:
+    """The attention's output projection, whose input is every head's output side by side
+    ([..., H·dh]): where a head is ablated or patched. None when the module has none we know."""
+    return _child(attention, _ATTN_OUT_PROJ)
+
+
 def find_mlp_container(block: nn.Module) -> tuple[str, nn.Module]:
     """(name, module) holding a block's MLP; ("", block) when the projections sit on the block (OPT)."""
     for name in _MLP_CHILD:
