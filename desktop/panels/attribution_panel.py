@@ -92,6 +92,10 @@ class AttributionPanel(QWidget):
         self.steps.setValue(32)
         self.steps.setPrefix("steps ")
         self.baseline = QComboBox()
+        self.baseline.addItem("pad baseline, first token kept", "pad-keep-first")
+        self.baseline.setItemData(0, "The first token is the attention sink most heads rest on: keeping it makes "
+                                     "the path smooth, so the completeness error falls with the steps. Its own "
+                                     "score is then 0.", Qt.ItemDataRole.ToolTipRole)
         self.baseline.addItem("pad-token baseline", "pad")
         self.baseline.addItem("zero baseline", "zero")
         self.compute_button = QPushButton("Compute")

@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=GRAD_X_INPUT, metavar="METHOD",
                         help=f"one of {', '.join(METHODS)} (default {GRAD_X_INPUT})")
     parser.add_argument("--steps", type=int, default=32, help="integrated gradients: interpolation steps (default 32)")
-    parser.add_argument("--baseline", default="pad", choices=("pad", "zero"),
-                        help="integrated gradients: start from the pad token's embedding (default) or zeros")
+    parser.add_argument("--baseline", default="pad-keep-first", choices=("pad-keep-first", "pad", "zero"),
+                        help="integrated gradients: start from the pad token's embedding with the first token "
+                             "kept, the attention sink (default), the pad token everywhere, or zeros")
     parser.add_argument("--per-layer", action="store_true", help="add the per-layer rows where the method has them")
     parser.add_argument("--dump", metavar="FILE", help="write the scores to FILE.csv or FILE.npz")
     parser.add_argument("--allow-special", action="store_true",

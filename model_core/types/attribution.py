@@ -46,10 +46,10 @@ class Attribution:
     scores: np.ndarray  # [T] float32
     per_layer: np.ndarray  # [L+1, T] float32, or [0, T]
     target_logit: float  # the target's logit at the last position for the real input
-    baseline_logit: float = float("nan")  # IG: the logit at the baseline (zero embeddings)
+    baseline_logit: float = float("nan")  # IG: the logit at the baseline
     completeness_error: float = float("nan")  # IG: sum(scores) - (target_logit - baseline_logit)
     steps: int = 0  # IG: interpolation steps
-    baseline: str = ""  # IG: "zero" or "pad"
+    baseline: str = ""  # IG: "pad-keep-first", "pad" or "zero"
 
     @property
     def n_tokens(self) -> int:

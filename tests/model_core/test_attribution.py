@@ -192,3 +192,18 @@ def test_grad_x_input_equals_captums_input_x_gradient_on_inputs_embeds(tiny_llam
     with torch.enable_grad():
         theirs = InputXGradient(target_logit_fn(tiny_llama, 9)).attribute(embeds)
     _close(ours.scores, theirs[0].sum(-1).detach().numpy(), "grad-x-input vs InputXGradient tiny_llama")
+
+
+@pytest.mark.builtin
+def test_keeping_the_attention_sink_makes_integrated_gradients_converge_on_the_builtin_model(builtin_lm):
+    """From the plain pad baseline the logit jumps along the path (the first token, the attention
+    sink, is moved) and the error stays large at any step count; with the first token kept it falls."""
+    lm = builtin_lm
+    ids = lm.tokenizer("The capital of France is")["input_ids"]
+    paris = lm.tokenizer(" Paris")["input_ids"][0]
+    errors = [integrated_gradients(lm, ids, paris, steps=s).relative_completeness_error for s in (16, 64)]
+    assert errors[1] < errors[0] and errors[1] < 0.01, errors
+    kept = integrated_gradients(lm, ids, paris, steps=64)
+    assert kept.baseline == "pad-keep-first" and kept.scores[0] == 0.0  # the sink is not attributed
+    plain_pad = integrated_gradients(lm, ids, paris, steps=64, baseline="pad")
+    assert plain_pad.relative_completeness_error > 10 * errors[1]

@@ -8,7 +8,7 @@ import numpy as np
 from model_core.analysis.attention_flow import flow, rollout
 from model_core.engine.attribution.gradients import (
     DEFAULT_STEPS,
-    PAD,
+    KEEP_FIRST,
     grad_x_input,
     integrated_gradients,
     token_label,
@@ -26,7 +26,7 @@ from model_core.types.attribution import (
 
 
 def attribute(lm: LoadedModel, ids: list[int], target_id: int, method: str, steps: int = DEFAULT_STEPS,
-              baseline: str = PAD, progress: Progress | None = None,
+              baseline: str = KEEP_FIRST, progress: Progress | None = None,
               attention: np.ndarray | None = None) -> Attribution:
     """Scores of each of `ids` for `target_id`'s logit after the last one, by `method`.
 

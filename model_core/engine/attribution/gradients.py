@@ -8,10 +8,18 @@ them; learned positions such as GPT-2's wpe are added inside the model and are n
   block's output (the per-layer rows: how much of the logit, to first order, each position's
   residual vector carries at that depth), all from one forward and one backward pass with
   `captum.attr.LayerGradientXActivation` on the embedding module and the blocks.
-- *Integrated gradients* (`captum.attr.IntegratedGradients`) from a baseline of zero embeddings:
-  Σ_d (E − 0) ∫ ∂f/∂E(αE) dα per position, Gauss–Legendre quadrature with `steps` points. By
-  construction the scores add up to f(E) − f(0); Captum's convergence delta is how far they miss
-  (the completeness error), and it shrinks as `steps` grows.
+- *Integrated gradients* (`captum.attr.IntegratedGradients`) from a baseline B:
+  Σ_d (E − B) ∫ ∂f/∂E(B + α(E − B)) dα per position, Gauss–Legendre quadrature with `steps` points.
+  By construction the scores add up to f(E) − f(B); Captum's convergence delta is how far they miss
+  (the completeness error), and it shrinks as `steps` grows where f is smooth along the path.
+
+  The default baseline is the pad token everywhere *except the first position*, which keeps its own
+  token. The first position is the attention sink that most heads rest on; moving its embedding
+  moves the whole model between regimes, and the target's logit jumps up and down along the path
+  (on the built-in model, "The capital of France is" → " Paris": a total variation of 138 logits
+  for a net change of 10, completeness errors of 100–1400% at any step count). With the first
+  token kept the path is smooth (variation 24 for 14) and the error falls with the steps: 7.8%,
+  1.1%, 0.15% at 16, 32, 64 steps. The first token's score is then 0 by construction.
 
 Each call of the model reports progress and checks Cancel, so a long IG stops between batches.
 """
@@ -31,8 +39,8 @@ from model_core.text.token_text import piece_labels
 from model_core.types.attribution import GRAD_X_INPUT, INTEGRATED_GRADIENTS, MAX_STEPS, Attribution
 
 DEFAULT_STEPS = 32
-ZERO, PAD = "zero", "pad"
-BASELINES = (ZERO, PAD)
+ZERO, PAD, KEEP_FIRST = "zero", "pad", "pad-keep-first"
+BASELINES = (KEEP_FIRST, PAD, ZERO)
 IG_BATCH = 8  # interpolation points per forward pass: memory stays ~8 prompts' worth
 
 
@@ -103,21 +111,27 @@ def grad_x_input(lm: LoadedModel, ids: list[int], target_id: int, progress: Prog
 
 
 def baseline_embeddings(lm: LoadedModel, ids: list[int], baseline: str) -> torch.Tensor:
-    """[1, T, d] the IG starting point: "zero" (all-zero embeddings) or "pad" (every position the
-    pad token's embedding, the end-of-text token's where there is no pad token)."""
+    """[1, T, d] the IG starting point: "zero" (all-zero embeddings), "pad" (every position the
+    pad token's embedding, the end-of-text token's where there is no pad token) or "pad-keep-first"
+    (the same, but the first position keeps its own token: the attention sink stays in place)."""
     if baseline == ZERO:
         return torch.zeros_like(input_embeddings(lm, ids[:1])).expand(1, len(ids), -1).contiguous()
     if baseline == PAD:
         tokenizer = lm.tokenizer
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         return input_embeddings(lm, [int(pad if pad is not None else 0)] * len(ids))
+    if baseline == KEEP_FIRST:
+        start = baseline_embeddings(lm, ids, PAD)
+        start[:, :1] = input_embeddings(lm, ids[:1])
+        return start
     raise ValueError(f"unknown baseline {baseline!r}; use one of: {', '.join(BASELINES)}.")
 
 
 def integrated_gradients(lm: LoadedModel, ids: list[int], target_id: int, steps: int = DEFAULT_STEPS,
-                         progress: Progress | None = None, baseline: str = PAD) -> Attribution:
-    """Integrated gradients from zero embeddings with `steps` Gauss–Legendre points, and how far the
-    scores miss adding up to logit(input) − logit(baseline)."""
+                         progress: Progress | None = None, baseline: str = KEEP_FIRST) -> Attribution:
+    """Integrated gradients from `baseline` (the module's docstring says why the first token is kept
+    by default) with `steps` Gauss–Legendre points, and how far the scores miss adding up to
+    logit(input) − logit(baseline)."""
     _check(lm, ids, target_id)
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"integrated gradients takes 1 to {MAX_STEPS} steps, not {steps}.")
