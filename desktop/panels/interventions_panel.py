@@ -64,6 +64,11 @@ def temperature_to_slider(temperature: float) -> int:
     return round((math.log(t) - lo) / (hi - lo) * SLIDER_STEPS)
 
 
+# A layer × head or layer × position grid needs a row of pixels per layer and room for its axis
+# labels: in a short dock the page scrolls instead of squeezing 30 layers into a few pixels.
+GRID_MIN_HEIGHT = 320
+
+
 def _scrolling(page: QWidget) -> QScrollArea:
     """The page in a scroll area: the dock never forces the window past a small screen."""
     area = QScrollArea()
@@ -86,8 +91,8 @@ class InterventionsPanel(QWidget):
         self.ctx, self.state, self.controller = ctx, ctx.state, controller
         self.tabs = QTabWidget()
         self.tabs.addTab(_scrolling(self._build_effect()), "In effect")
-        self.tabs.addTab(self._build_scan(), "Ablation scan")
-        self.tabs.addTab(self._build_patching(), "Patching")
+        self.tabs.addTab(_scrolling(self._build_scan()), "Ablation scan")
+        self.tabs.addTab(_scrolling(self._build_patching()), "Patching")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs)
@@ -239,6 +244,7 @@ class InterventionsPanel(QWidget):
         top.addWidget(self.scan_progress, 1)
         top.addWidget(self.ablate_top)
         grids = QSplitter(Qt.Orientation.Horizontal)
+        grids.setMinimumHeight(GRID_MIN_HEIGHT)
         grids.addWidget(self.scan_heads)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.scan_layers)
@@ -277,6 +283,7 @@ class InterventionsPanel(QWidget):
         grids = QSplitter(Qt.Orientation.Horizontal)
         grids.addWidget(self.patch_residual)
         grids.addWidget(self.patch_heads)
+        grids.setMinimumHeight(GRID_MIN_HEIGHT)
         layout = QVBoxLayout(page)
         layout.addLayout(form)
         layout.addLayout(row)

@@ -130,6 +130,18 @@ def test_patching_prompts_of_different_lengths_are_explained(window, qtbot):
     assert "same count" in panel.patch_note.text() or "same count" in panel.message.text()
 
 
+def test_the_grids_keep_room_for_every_layer_in_a_short_dock(window, qtbot):
+    """The dock sits behind the distribution, about a third of the window high: the scan and
+    patching pages scroll instead of squeezing a layer × position grid into a few pixels."""
+    feature = window.feature("interventions")
+    raise_dock(window, "interventions")
+    for index, grid in ((1, feature.panel.scan_heads), (2, feature.panel.patch_residual)):
+        feature.panel.tabs.setCurrentIndex(index)
+        qtbot.waitUntil(lambda g=grid: g.isVisible(), timeout=5_000)
+        assert grid.height() >= 300, grid.height()
+    assert window.height() <= window.screen().availableGeometry().height()
+
+
 def test_sessions_keep_the_interventions(window, make_window, tiny_gpt2_dir, qtbot, tmp_path):
     feature = window.feature("interventions")
     changed(window, qtbot, lambda: feature.controller.set_all(
