@@ -22,10 +22,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFontMetricsF, QMouseEvent, QPainter
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetricsF, QPainter
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
+from viz.cell_clicks import CellClicks
 from viz.theme import (
     LIGHT,
     Palette,
@@ -124,7 +125,7 @@ class RotatedTickAxis(pg.AxisItem):
             p.restore()
 
 
-class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
+class AttentionHeatmap(CellClicks, Styled, pg.GraphicsLayoutWidget):
     """Query (rows) x key (columns) attention weights of one head, causal mask in grey.
 
     Signals: ``cell_hovered(query, key, weight)`` when the mouse enters a new cell,
@@ -382,31 +383,3 @@ class AttentionHeatmap(Styled, pg.GraphicsLayoutWidget):
         query, key = cell
         self._show_hover(self.cell_text(query, key))
         self.cell_hovered.emit(query, key, float(self._weights[query, key]))
-
-    def _on_mouse_clicked(self, event: object) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        cell = self._cell_at(event.scenePos())
-        if cell is not None:
-            self.set_selected_row(cell[0])
-            self.row_clicked.emit(cell[0])
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        super().mousePressEvent(event)
-        self._accept_cell_click(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        super().mouseReleaseEvent(event)
-        self._accept_cell_click(event)
-
-    def _accept_cell_click(self, event: QMouseEvent) -> None:
-        """Claim left clicks on cells: no graphics item takes them, and an ignored press
-        would travel on to the parent widget (the scene still reports the click to us)."""
-        if event.button() == Qt.MouseButton.LeftButton:
-            if self._cell_at(self.mapToScene(event.position().toPoint())) is not None:
-                event.accept()
-
-    def leaveEvent(self, event: QEvent) -> None:
-        self._hovered = None
-        self._show_hover("")
-        super().leaveEvent(event)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QMouseEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from viz.attention_heatmap import shorten, thinned_ticks, tick_step
+from viz.cell_clicks import CellClicks
 from viz.theme import (
     LIGHT,
     Palette,
@@ -88,7 +89,7 @@ class _NarrowLabel(pg.LabelItem):
         self.updateGeometry()
 
 
-class RouterHeatmap(Styled, pg.GraphicsLayoutWidget):
+class RouterHeatmap(CellClicks, Styled, pg.GraphicsLayoutWidget):
     """One layer's router probabilities [T, E], rows = positions (0 at the top), columns = experts.
 
     The experts each token was sent to are marked with a white dot whose size is the gate weight.
@@ -338,33 +339,6 @@ class RouterHeatmap(Styled, pg.GraphicsLayoutWidget):
             return
         self._show_hover(self.cell_text(*cell))
         self.cell_hovered.emit(*cell)
-
-    def _on_mouse_clicked(self, event: object) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        cell = self._cell_at(event.scenePos())
-        if cell is not None:
-            self.set_selected_row(cell[0])
-            self.row_clicked.emit(cell[0])
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        super().mousePressEvent(event)
-        self._accept_cell_click(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        super().mouseReleaseEvent(event)
-        self._accept_cell_click(event)
-
-    def _accept_cell_click(self, event: QMouseEvent) -> None:
-        """A cell click is ours: an ignored press or release would travel on to the parent widget."""
-        if event.button() == Qt.MouseButton.LeftButton \
-                and self._cell_at(self.mapToScene(event.position().toPoint())) is not None:
-            event.accept()
-
-    def leaveEvent(self, event: QEvent) -> None:
-        self._hovered = None
-        self._show_hover("")
-        super().leaveEvent(event)
 
 
 class _FrameTheCurrentCell(QStyledItemDelegate):

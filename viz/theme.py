@@ -113,7 +113,7 @@ HIGH_CONTRAST = Palette(
 TEXT_PAIRS: tuple[tuple[str, str], ...] = (
     ("foreground", "background"),  # every label, tick and title
     ("foreground", "surface"),  # token chips
-    ("muted", "background"),  # placeholders, filtered-out bars' texts
+    ("muted", "background"),  # hint texts in empty fields, filtered-out bars' texts
     ("accent", "background"),  # generated text
     ("accent", "surface"),  # generated token chips
     ("selection", "background"),  # the selected token's label in the trajectories
