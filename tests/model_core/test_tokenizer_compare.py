@@ -52,7 +52,8 @@ _SPICY = [
     "'s",
     "123456",
 ]
-TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(_SPICY)), max_size=30).map("".join)
+# Lone surrogates (category Cs) are not text a prompt box or a UTF-8 file can hold; tokenizers refuse them.
+TEXT = st.lists(st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(_SPICY)), max_size=30).map("".join)
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
