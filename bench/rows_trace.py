@@ -58,6 +58,7 @@ def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, q
             f, b2 = interleaved(body_only, baseline, repeats)
             rows.append(row(f"  floor: transformers' own body without the unembedding, {n} tokens{_where(device)}",
                             f, b2, None, note="the blocks both sides must run; ours can be no faster than this"))
+            rows.append(python_work_row(label, n, device, lm, ids, body_only, repeats))
     trace = trace_ids(lm, ids, lens=False)
 
     def lens():
@@ -68,6 +69,44 @@ def trace_rows(label: str, folder, lengths, targets: dict | None, device: str, q
     rows.append(row(f"  logit lens at the last position, {label}{_where(device)} (follow-up, ms)", lens_ms,
                     note=f"2L+1 rows against the whole vocabulary; computed once its panel is shown ({n} tokens)"))
     return rows
+
+
+def python_work_row(label: str, n: int, device: str, lm, ids: list[int], floor, repeats: int) -> dict:
+    """What the trace adds around the blocks (capture set-up, stacking, copies, the finiteness check,
+    the token table), timed inside each trace: the trace's time less its own body call and its
+    one-row unembedding, as a share of the floor (target ≤ 5%). A difference of two separately
+    timed medians would be lost in this machine's noise; this one is measured within each run."""
+    from model_core.engine.tracing import trace_ids
+
+    adapter = lm.adapter
+    body, unembed = adapter.base, adapter.unembed
+    inner: list[float] = []
+
+    def timed(fn):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            _sync(device)
+            inner.append((time.perf_counter() - start) * 1000.0)
+            return out
+        return call
+
+    outside: list[float] = []
+    adapter.base, adapter.unembed = timed(body), timed(unembed)
+    try:
+        trace_ids(lm, ids, lens=False)  # warm-up
+        for _ in range(max(repeats, 15)):
+            inner.clear()
+            start = time.perf_counter()
+            trace_ids(lm, ids, lens=False)
+            _sync(device)
+            outside.append((time.perf_counter() - start) * 1000.0 - sum(inner))
+    finally:
+        adapter.base, adapter.unembed = body, unembed
+    floor_ms, _ = interleaved(floor, None, repeats)
+    return row(f"  Python work around the blocks, {n} tokens{_where(device)} (ms)", statistics.median(outside),
+               floor_ms, 0.05, note="the trace less its body call and its one-row unembedding, per run; "
+                                    "ratio = share of the floor")
 
 
 def _where(device: str) -> str:

@@ -40,25 +40,64 @@ TEMPERATURE_ATTR = "_logitscope_temperature"
 _local = threading.local()
 
 
-@dataclass
-class AttentionRecord:
-    """Per layer, the new positions' tensors of one forward pass (batch 1)."""
+class _LayerBlock:
+    """One [L, ...] tensor that layer l's piece is written into as it arrives (converted to the
+    block's dtype on the way in), with a per-layer dict of views; a piece of an unexpected shape is
+    kept on its own instead, and `stacked` then falls back to stacking."""
 
-    queries: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, dh]
-    keys: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [KV, Tq, dh]
-    values: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [KV, Tq, dh]
-    weights: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [H, Tq, Tk] float16
+    def __init__(self, n_layers: int | None, dtype: torch.dtype) -> None:
+        self.n_layers, self.dtype = n_layers, dtype
+        self.block: torch.Tensor | None = None
+        self.layers: dict[int, torch.Tensor] = {}
+
+    def put(self, layer: int, piece: torch.Tensor) -> None:
+        if self.block is None and self.n_layers is not None and 0 <= layer < self.n_layers:
+            self.block = torch.empty((self.n_layers, *piece.shape), dtype=self.dtype, device=piece.device)
+        block = self.block
+        if block is not None and 0 <= layer < block.shape[0] and block.shape[1:] == piece.shape:
+            self.layers[layer] = block[layer].copy_(piece)
+        else:
+            self.layers[layer] = piece.to(self.dtype)
+
+    def stacked(self, n_layers: int) -> torch.Tensor:
+        block = self.block
+        if block is not None and block.shape[0] == n_layers and all(
+                self.layers[i].data_ptr() == block[i].data_ptr() for i in range(n_layers)):
+            return block
+        return torch.stack([self.layers[i] for i in range(n_layers)])
+
+
+class AttentionRecord:
+    """Per layer, the new positions' tensors of one forward pass (batch 1): `queries` [H, Tq, dh],
+    `keys` and `values` [KV, Tq, dh] (float32), `weights` [H, Tq, Tk] (float16), as dicts by layer.
+
+    With `n_layers`, each kind is written into one [L, ...] block as it is made, so the trace takes
+    the blocks without stacking them (at 1024 tokens of GPT-2 small the attention stack alone was
+    a 288 MB copy).
+    """
+
+    def __init__(self, n_layers: int | None = None) -> None:
+        # The weights become float16, as the trace stores them, the moment they are made: holding
+        # every layer's float32 weights until the end would double the peak memory of a long prompt.
+        self._blocks = {name: _LayerBlock(n_layers, dtype) for name, dtype in
+                        (("queries", torch.float32), ("keys", torch.float32), ("values", torch.float32),
+                         ("weights", torch.float16))}
+        self.queries = self._blocks["queries"].layers
+        self.keys = self._blocks["keys"].layers
+        self.values = self._blocks["values"].layers
+        self.weights = self._blocks["weights"].layers
 
     def add(self, layer: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
             weights: torch.Tensor) -> None:
         """query [H, Tq, dh], key/value [KV, Tk, dh] (cache included: the last Tq are new), weights [H, Tq, Tk]."""
         tq = query.shape[-2]
-        self.queries[layer] = query.detach()
-        self.keys[layer] = key[:, -tq:].detach()
-        self.values[layer] = value[:, -tq:].detach()
-        # Kept as float16, as the trace stores it, the moment it is made: holding every layer's
-        # float32 weights until the end would double the peak memory of a long prompt.
-        self.weights[layer] = weights.detach().to(torch.float16)
+        for name, piece in (("queries", query), ("keys", key[:, -tq:]), ("values", value[:, -tq:]),
+                            ("weights", weights)):
+            self._blocks[name].put(layer, piece.detach())
+
+    def stacked(self, name: str, n_layers: int) -> torch.Tensor:
+        """[L, ...] the recorded `name` ("queries", "keys", "values", "weights") of layers 0..L-1 as one tensor."""
+        return self._blocks[name].stacked(n_layers)
 
 
 def current_record() -> AttentionRecord | None:
@@ -77,11 +116,14 @@ def attention_weights(
     """[B, H, Tq, Tk] eager attention weights, with the extras the families' own eager code applies:
     softcap tanh(s/c)·c after scaling and before the mask (Gemma 2); a sink column joined to the
     softmax and dropped after it, so a row sums to less than 1 (GPT-OSS)."""
-    scores = torch.matmul(query, keys.transpose(-1, -2)) * scaling
+    # Scaling and the mask are applied in place: the same numbers as the families' `(q @ k) * s + mask`,
+    # without two more [B, H, Tq, Tk] tensors per layer (at 1024 tokens their allocation alone costs
+    # more than the arithmetic). Autograd allows it: neither matmul's nor mul's backward reads this output.
+    scores = torch.matmul(query, keys.transpose(-1, -2)).mul_(scaling)
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     if attention_mask is not None:
-        scores = scores + attention_mask[:, :, :, : keys.shape[-2]]
+        scores.add_(attention_mask[:, :, :, : keys.shape[-2]])
     if sinks is not None:
         sink = sinks.reshape(1, -1, 1, 1).expand(scores.shape[0], -1, scores.shape[-2], 1).to(scores.dtype)
         combined = torch.cat([scores, sink], dim=-1)
@@ -126,9 +168,10 @@ AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
 
 
 @contextmanager
-def recording() -> Iterator[AttentionRecord]:
-    """Record attention of every forward pass run inside this block, on this thread."""
-    record = AttentionRecord()
+def recording(n_layers: int | None = None) -> Iterator[AttentionRecord]:
+    """Record attention of every forward pass run inside this block, on this thread (one forward
+    pass of an `n_layers` model, when given: its weights then go straight into one block)."""
+    record = AttentionRecord(n_layers)
     previous = current_record()
     _local.record = record
     try:

@@ -79,7 +79,7 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
     n_layers = adapter.n_layers
     input_ids = torch.tensor([ids], dtype=torch.long, device=lm.device)
     updates = [adapter.attention_update(i) for i in range(n_layers)]
-    with (torch.inference_mode(), recording() as record, block_outputs(blocks) as stream,
+    with (torch.inference_mode(), recording(n_layers) as record, block_outputs(blocks) as stream,
           sublayer_updates(updates) as attn_stream, router_choices(_routers(lm)) as routed):
         adapter.base(input_ids=input_ids, past_key_values=past_key_values, use_cache=past_key_values is not None)
         residual = torch.stack([s.to(stream[0].device) for s in stream])  # [L+1, Tq, d]
@@ -88,10 +88,10 @@ def forward_capture(lm: LoadedModel, ids: list[int], past_key_values=None) -> Ca
             arrays={
                 "residual": residual.float().cpu().numpy(),
                 "attn_out": _stack(attn_stream, (n_layers, tq, residual.shape[-1])),
-                "attention": torch.stack([record.weights.pop(i).cpu() for i in range(n_layers)]).numpy(),
-                "queries": torch.stack([record.queries[i].float().cpu() for i in range(n_layers)]).numpy(),
-                "keys": torch.stack([record.keys[i].float().cpu() for i in range(n_layers)]).numpy(),
-                "values": torch.stack([record.values[i].float().cpu() for i in range(n_layers)]).numpy(),
+                "attention": record.stacked("weights", n_layers).cpu().numpy(),
+                "queries": record.stacked("queries", n_layers).cpu().numpy(),
+                "keys": record.stacked("keys", n_layers).cpu().numpy(),
+                "values": record.stacked("values", n_layers).cpu().numpy(),
                 **_router_arrays(lm, routed, tq),
             },
             next_logits=unembed(lm, residual[-1:, -1])[0].cpu().numpy(),

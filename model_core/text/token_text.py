@@ -122,6 +122,13 @@ def _units(data: bytes) -> list[_Unit]:
 
 def _piece_label(piece: bytes) -> str:
     """Whole characters as text; bytes that do not form a character (alone) as hex in ‹ ›."""
+    try:  # most tokens: whole characters only
+        return _text_label(piece.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _label_from_units(piece)
+
+
+def _label_from_units(piece: bytes) -> str:
     out: list[str] = []
     stray: list[str] = []
     text: list[str] = []
@@ -192,6 +199,13 @@ def piece_notes(pieces: Sequence[bytes]) -> list[str]:
     (plain ASCII pieces get ""). Bytes that are not UTF-8 even in context say so.
     """
     pieces = [bytes(p) for p in pieces]
+    try:  # most sequences: every piece is whole characters, so none needs its neighbours
+        return [_whole_note(list(p.decode("utf-8"))) for p in pieces]
+    except UnicodeDecodeError:  # a piece holds part of a character: read the pieces as one stream
+        return _notes_from_stream(pieces)
+
+
+def _notes_from_stream(pieces: list[bytes]) -> list[str]:
     data = b"".join(pieces)
     units = _units(data)
     notes: list[str] = []

@@ -177,3 +177,15 @@ def test_plain_printable_text_labels_as_itself(text: str) -> None:
         ch for ch in text if not ch.isspace() and unicodedata.category(ch)[0] not in "CMZ" and ch != "\ufffd"
     )
     assert piece_labels([printable.encode()]) == [printable]
+
+
+@settings(max_examples=300, deadline=None)
+@given(split_text())
+def test_the_whole_character_shortcut_gives_what_the_byte_stream_reading_gives(case: tuple[bytes, list[bytes]]) -> None:
+    """Labels and notes skip the byte-by-byte reading when the pieces decode on their own; that
+    shortcut must change no label and no note, split characters or not."""
+    from model_core.text.token_text import _label_from_units, _notes_from_stream
+
+    _, pieces = case
+    assert piece_labels(pieces) == [_label_from_units(p) for p in pieces]
+    assert piece_notes(pieces) == _notes_from_stream(pieces)
