@@ -238,19 +238,32 @@ class GenerationPanel(QWidget):
         trace = result.trace
         formats = self.formats()
         kinds = self.token_kinds()
-        self.text.clear()
-        cursor = QTextCursor(self.text.document())
+        # Neighbouring tokens of one kind go in as one run of text: every Qt call from this thread
+        # lets the model thread take the interpreter, so one call per token made a 200-token
+        # text wait on the worker hundreds of times per redraw while it generates.
+        runs: list[list[str]] = []  # [kind, text]
+
+        def add(kind: str, text: str) -> None:
+            if runs and runs[-1][0] == kind:
+                runs[-1][1] += text
+            else:
+                runs.append([kind, text])
+
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         for i, kind in enumerate(kinds):
             if kind == "control":
-                cursor.insertText(trace.tokens.labels[i], formats["control"])
+                add(kind, trace.tokens.labels[i])
                 continue
             piece = decoder.decode(trace.tokens.pieces[i])  # a character split over tokens lands on its last
             if piece:
-                cursor.insertText(piece, formats[kind])
+                add(kind, piece)
         tail = decoder.decode(b"", final=True)
         if tail:
-            cursor.insertText(tail, formats[kinds[-1]] if kinds else formats["prompt"])
+            add(kinds[-1] if kinds else "prompt", tail)
+        self.text.clear()
+        cursor = QTextCursor(self.text.document())
+        for kind, text in runs:
+            cursor.insertText(text, formats[kind])
         self.text.moveCursor(QTextCursor.MoveOperation.End)
         maximum = self.max_new.value()
         self.counter.setText(f"{result.n_new} / {maximum}")
