@@ -156,7 +156,7 @@ class AttentionHeatmap(CellClicks, Styled, pg.GraphicsLayoutWidget):
         self._title_label = pg.LabelItem(justify="center")
         self._hover_label = pg.LabelItem(justify="left")
         self._bottom_axis = RotatedTickAxis()
-        self._plot = pg.PlotItem(axisItems={"bottom": self._bottom_axis})
+        self._plot = pg.PlotItem(axisItems={"bottom": self._bottom_axis}, enableMenu=False)
         self.ci.addItem(self._title_label, row=0, col=0)
         self.ci.addItem(self._hover_label, row=1, col=0)
         self.ci.addItem(self._plot, row=2, col=0)

@@ -188,7 +188,7 @@ class LayerScoreMap(Styled, pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
                  font_size: float | None = None) -> None:
-        super().__init__(parent, background=palette.background)
+        super().__init__(parent, background=palette.background, enableMenu=False)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._values = np.zeros((0, 0), np.float32)

@@ -54,7 +54,7 @@ class _BlockPlot(Styled, pg.PlotWidget):
     _draw: Callable[[], None]  # each chart's own: draw its data in the current style
 
     def __init__(self, parent: QWidget | None, palette: Palette, font_size: float | None) -> None:
-        super().__init__(parent, background=palette.background)
+        super().__init__(parent, background=palette.background, enableMenu=False)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._axis_labels = ("", "")

@@ -121,7 +121,7 @@ class RouterHeatmap(CellClicks, Styled, pg.GraphicsLayoutWidget):
         self.ci.setContentsMargins(6, 6, 6, 6)
         self._title_label = _NarrowLabel(justify="left")
         self._hover_label = _NarrowLabel(justify="left")
-        self._plot = pg.PlotItem()
+        self._plot = pg.PlotItem(enableMenu=False)
         self.ci.addItem(self._title_label, row=0, col=0)
         self.ci.addItem(self._hover_label, row=1, col=0)
         self.ci.addItem(self._plot, row=2, col=0)
@@ -496,7 +496,7 @@ class RouterStrip(Styled, pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
                  font_size: float | None = None) -> None:
-        super().__init__(parent, background=palette.background)
+        super().__init__(parent, background=palette.background, enableMenu=False)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._ids = np.zeros((0, 0), dtype=np.int64)  # [L, k], sorted by weight

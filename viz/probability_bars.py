@@ -61,7 +61,7 @@ class ProbabilityBars(Styled, pg.PlotWidget):
     def __init__(
         self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float | None = None
     ) -> None:
-        super().__init__(parent)
+        super().__init__(parent, enableMenu=False)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._labels: list[str] = []
