@@ -6,7 +6,6 @@ Arrays and strings in, widgets out; nothing here knows about models.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viz.attention_heatmap import RotatedTickAxis, shorten, tick_step
 from viz.theme import (
     LIGHT,
     Palette,
@@ -48,13 +48,42 @@ def series_key(names: Sequence[str]) -> str:
         for j, name in enumerate(names))
 
 
+class CategoryAxis(RotatedTickAxis):
+    """A bottom axis of category names: side by side while they fit, read bottom-to-top when they
+    would collide (so a few long names such as tokens all keep their label), and only then every n-th."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rotated = False
+
+    def set_category_ticks(self, ticks: list[tuple[float, str]], rotated: bool) -> None:
+        self.rotated = rotated
+        if rotated:
+            self.set_token_ticks(ticks)
+        else:
+            self._ticks = ticks
+            self.setTicks([ticks])
+            self.setHeight(None)  # pyqtgraph's own height for one line of labels
+
+    def _fit_height(self) -> None:
+        if self.rotated:
+            super()._fit_height()
+
+    def drawPicture(self, p: QPainter, axisSpec: object, tickSpecs: object, textSpecs: object) -> None:
+        if self.rotated:
+            super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+        else:
+            pg.AxisItem.drawPicture(self, p, axisSpec, tickSpecs, textSpecs)
+
+
 class _BlockPlot(Styled, pg.PlotWidget):
     """A fixed (no zoom, no menu) plot that redraws its data in ``_draw`` whenever its style changes."""
 
     _draw: Callable[[], None]  # each chart's own: draw its data in the current style
 
-    def __init__(self, parent: QWidget | None, palette: Palette, font_size: float | None) -> None:
-        super().__init__(parent, background=palette.background, enableMenu=False)
+    def __init__(self, parent: QWidget | None, palette: Palette, font_size: float | None,
+                 axis_items: dict | None = None) -> None:
+        super().__init__(parent, background=palette.background, enableMenu=False, axisItems=axis_items)
         self._theme = palette
         self._font_size = font_size if font_size is not None else default_font_size()
         self._axis_labels = ("", "")
@@ -120,7 +149,9 @@ class GroupedBars(_BlockPlot):
 
     def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT,
                  font_size: float | None = None) -> None:
-        super().__init__(parent, palette, font_size)
+        axis = CategoryAxis()
+        super().__init__(parent, palette, font_size, axis_items={"bottom": axis})
+        self._axis = axis
         self._categories: list[str] = []
         self._series: dict[str, np.ndarray] = {}
         self._highlight: int | None = None
@@ -150,14 +181,24 @@ class GroupedBars(_BlockPlot):
         """The category labels the x axis shows now (every one, or every n-th when they would collide)."""
         return [text for _, text in self._ticks]
 
+    def is_rotated(self) -> bool:
+        """The category labels read bottom-to-top (they would collide side by side)."""
+        return self._axis.rotated
+
     def _update_ticks(self) -> None:
-        """Label every category whose label fits; otherwise every n-th, so labels never run together."""
+        """Label every category side by side when the labels fit; else turned to read bottom-to-top;
+        else every n-th, so labels never run together."""
         n, width = len(self._categories), self.getPlotItem().vb.width()
         fm = QFontMetricsF(make_font(self._font_size))
         widest = max((fm.horizontalAdvance(c) for c in self._categories), default=0.0) + fm.horizontalAdvance("  ")
-        step = max(1, math.ceil(n * widest / width)) if width > 0 else max(1, n // 16)
-        self._ticks = [(i, c) for i, c in enumerate(self._categories) if i % step == 0]
-        self.getPlotItem().getAxis("bottom").setTicks([self._ticks])
+        if width <= 0 or n * widest <= width:  # not laid out yet, or every label fits as it is
+            step = 1 if width > 0 else max(1, n // 16)
+            rotated = False
+        else:
+            step = tick_step(n, width / n, fm.height())
+            rotated = True
+        self._ticks = [(i, c if not rotated else shorten(c)) for i, c in enumerate(self._categories) if i % step == 0]
+        self._axis.set_category_ticks(self._ticks, rotated)
 
     def _draw(self) -> None:
         plot = self.getPlotItem()

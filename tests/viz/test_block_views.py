@@ -68,3 +68,21 @@ def test_step_lines_start_at_zero_with_the_key_above(show) -> None:
     width = lines.getPlotItem().listDataItems()[0].opts["pen"].widthF()
     lines.set_line_scale(2.0)
     assert lines.getPlotItem().listDataItems()[0].opts["pen"].widthF() == pytest.approx(2 * width)
+
+
+def test_a_few_long_category_names_turn_instead_of_losing_labels(qtbot) -> None:
+    """Token names such as ' Paris' in a narrow comparison: every bar keeps its label, read bottom-to-top."""
+    bars = GroupedBars()
+    qtbot.addWidget(bars)
+    bars.resize(260, 240)
+    bars.show()
+    qtbot.waitExposed(bars)
+    names = [" Paris", " Rome", " Berlin", " Madrid", " London", " Vienna", " Prague", " Lisbon"]
+    bars.set_series(names, {"pinned": np.linspace(0.1, 0.8, 8), "current": np.linspace(0.8, 0.1, 8)})
+    qtbot.wait(10)
+    assert bars.is_rotated() and bars.tick_labels() == names
+    axis = bars.getPlotItem().getAxis("bottom")
+    assert axis.height() > 40  # tall enough for the longest name on its side
+    bars.resize(1200, 240)  # room for them side by side again
+    qtbot.wait(10)
+    assert not bars.is_rotated() and bars.tick_labels() == names
