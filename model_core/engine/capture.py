@@ -49,6 +49,7 @@ class _LayerBlock:
         self.n_layers, self.dtype = n_layers, dtype
         self.block: torch.Tensor | None = None
         self.layers: dict[int, torch.Tensor] = {}
+        self.whole = True  # every piece so far went into the block
 
     def put(self, layer: int, piece: torch.Tensor) -> None:
         if self.block is None and self.n_layers is not None and 0 <= layer < self.n_layers:
@@ -58,11 +59,11 @@ class _LayerBlock:
             self.layers[layer] = block[layer].copy_(piece)
         else:
             self.layers[layer] = piece.to(self.dtype)
+            self.whole = False
 
     def stacked(self, n_layers: int) -> torch.Tensor:
         block = self.block
-        if block is not None and block.shape[0] == n_layers and all(
-                self.layers[i].data_ptr() == block[i].data_ptr() for i in range(n_layers)):
+        if block is not None and self.whole and block.shape[0] == n_layers and len(self.layers) == n_layers:
             return block
         return torch.stack([self.layers[i] for i in range(n_layers)])
 
