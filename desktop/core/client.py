@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from desktop.core.requests import Request
+from desktop.core.requests import Request, WorkerSession
 from desktop.core.worker import ModelWorker, StaleRequests
 
 AnswerCallback = Callable[[Any], None]
@@ -149,8 +149,12 @@ class ModelClient(QObject):
         self.worker.cancel()
 
     def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Cancel work, stop the worker thread and wait for it, so nothing runs after the window."""
+        """Cancel work, stop the worker thread and wait for it, so nothing runs after the window;
+        then let the model go. Python objects can outlive a closed window (a slot's closure, a test's
+        list), and each would otherwise keep its model's weights, hundreds of MB, alive."""
         if self.thread.isRunning():
             self.worker.cancel()
             self.thread.quit()
             self.thread.wait(timeout_ms)
+        if not self.thread.isRunning():  # the worker thread is gone: its session is ours to drop
+            self.worker.session = WorkerSession()
