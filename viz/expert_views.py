@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from viz.attention_heatmap import shorten, thinned_ticks, tick_step
 from viz.cell_clicks import CellClicks
+from viz.table_fill import filling
 from viz.theme import (
     LIGHT,
     Palette,
@@ -407,8 +408,7 @@ class ExpertGrid(QTableWidget):
     def _fill(self) -> None:
         n_layers, n_tokens, _k = self._ids.shape
         p = self._theme
-        self.setUpdatesEnabled(False)
-        try:
+        with filling(self):
             self.clear()
             self.setRowCount(n_layers)
             self.setColumnCount(n_tokens)
@@ -435,8 +435,6 @@ class ExpertGrid(QTableWidget):
                         item.setToolTip(self.cell_text(layer, t))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                     self.setItem(row, t, item)
-        finally:
-            self.setUpdatesEnabled(True)
 
     def cell_text(self, layer: int, position: int) -> str:
         """'layer 2 · position 5 'is': expert 3 (0.52), expert 1 (0.48); shared expert gate 0.71'."""

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from viz.table_fill import filling
 from viz.theme import LIGHT, Palette, blend, qcolor, readable_text_colour, style_plot_item
 
 # Okabe-Ito colours (colour-blind safe) for the tracked tokens' lines.
@@ -39,8 +40,7 @@ class ProbabilityTable(QTableWidget):
             raise ValueError(f"probs {probs.shape} do not match {len(row_labels)} x {len(column_labels)} labels")
         self._probs = probs
         self._data = (list(row_labels), list(column_labels), [list(r) for r in texts])
-        self.setUpdatesEnabled(False)
-        try:
+        with filling(self):
             self.clear()
             self.setRowCount(len(row_labels))
             self.setColumnCount(len(column_labels))
@@ -55,8 +55,6 @@ class ProbabilityTable(QTableWidget):
                     item.setToolTip(f"{text}  (p = {probs[r, c]:.4f})")
                     item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
                     self.setItem(r, c, item)
-        finally:
-            self.setUpdatesEnabled(True)
 
     def _fit_rows(self) -> None:
         """Rows a line of text tall plus a little: as many layers on screen as the font allows."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from desktop.core.context import ViewContext
 from model_core.analysis.head_stats import HeadStats, head_stats, hide_first_token
 from viz.head_grid import HeadGrid
+from viz.table_fill import filling
 
 COLUMNS = ("layer", "head", "previous-token", "first-token", "entropy (bits)")
 # What each score column means (its header's tooltip, and the legend under the table).
@@ -107,20 +108,18 @@ class HeadsPanel(QWidget):
         self._drawn_trace = self.state.result.trace_id
         self._redraw_grid()
         self.stats = head_stats(trace.attention)
-        table = self.table
-        table.setSortingEnabled(False)
-        table.setRowCount(trace.n_layers * trace.n_heads)
-        row = 0
-        for layer in range(trace.n_layers):
-            for head in range(trace.n_heads):
-                values = (layer, head, self.stats.previous_token[layer, head], self.stats.first_token[layer, head],
-                          self.stats.entropy[layer, head])
-                for c, value in enumerate(values):
-                    item = QTableWidgetItem()
-                    item.setData(Qt.ItemDataRole.DisplayRole, int(value) if c < 2 else round(float(value), 3))
-                    table.setItem(row, c, item)
-                row += 1
-        table.setSortingEnabled(True)
+        with filling(self.table) as table:
+            table.setRowCount(trace.n_layers * trace.n_heads)
+            row = 0
+            for layer in range(trace.n_layers):
+                for head in range(trace.n_heads):
+                    values = (layer, head, self.stats.previous_token[layer, head], self.stats.first_token[layer, head],
+                              self.stats.entropy[layer, head])
+                    for c, value in enumerate(values):
+                        item = QTableWidgetItem()
+                        item.setData(Qt.ItemDataRole.DisplayRole, int(value) if c < 2 else round(float(value), 3))
+                        table.setItem(row, c, item)
+                    row += 1
         self._on_selection_changed()
 
     def _redraw_grid(self) -> None:

@@ -28,6 +28,7 @@ from desktop.core.context import ViewContext
 from desktop.core.requests.block_views import MlpRequest
 from desktop.panels.style import emphasise
 from viz.block_views import GroupedBars, SignedBars
+from viz.table_fill import filling
 
 GATED_SHOWN = 16  # neurons in the gate/up/product chart
 STRIP_MIN_HEIGHT = 150  # px: room for the bars between the axis labels, even beside the gated chart
@@ -235,14 +236,15 @@ class MlpPanel(QWidget):
         self._fill_rows(headers, rows)
 
     def _fill_rows(self, headers: list[str], rows) -> None:
-        self.table.setColumnCount(len(headers))
-        self.table.setHorizontalHeaderLabels(headers)
-        self.table.setRowCount(len(rows))
-        for r, cells in enumerate(rows):
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
+        with filling(self.table) as table:
+            table.setColumnCount(len(headers))
+            table.setHorizontalHeaderLabels(headers)
+            table.setRowCount(len(rows))
+            for r, cells in enumerate(rows):
+                for c, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    table.setItem(r, c, item)
 
     def table_rows(self) -> list[list[str]]:
         return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
