@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from model_core.cli import attribute_command, generate_command, patch_command, trace_command
-from model_core.cli.common import EXIT_ERROR, EXIT_USAGE, UsageError
+from model_core.cli.common import EXIT_ERROR, EXIT_USAGE, UsageError, check_model_options
 from model_core.errors import LogitscopeError
 
 COMMANDS = (trace_command, generate_command, attribute_command, patch_command)
@@ -37,6 +37,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = next(c for c in COMMANDS if c.NAME == args.command)
     try:
+        if hasattr(args, "model"):
+            check_model_options(args)
         return command.run(args)
     except UsageError as exc:
         _error(str(exc))

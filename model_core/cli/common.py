@@ -134,16 +134,30 @@ def load(args: argparse.Namespace):
     from model_core.engine.loading import load_model
     from model_core.progress import Progress
 
-    try:
-        budgets = parse_max_memory(args.max_memory)
-    except ValueError as exc:
-        raise UsageError(f"--max-memory: {exc}") from exc
+    budgets = check_memory_options(args)
     quiet_libraries()
     lm = load_model(args.model, device=args.device, progress=Progress(_progress_to_stderr), dtype=args.dtype,
                     max_memory=budgets, offload_folder=args.offload_folder)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr)
     return lm
+
+
+def check_memory_options(args: argparse.Namespace) -> dict | None:
+    """The --max-memory budgets; UsageError (exit 2) when they cannot be read."""
+    try:
+        return parse_max_memory(args.max_memory)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from exc
+
+
+def check_model_options(args: argparse.Namespace) -> None:
+    """Refuse model options that cannot work before a subcommand imports torch (seconds): a memory
+    budget that cannot be read, a folder that does not exist or holds no model, an unknown name."""
+    from model_core.engine.model_spec import check_before_loading
+
+    check_memory_options(args)
+    check_before_loading(args.model)
 
 
 def model_json(info: ModelInfo) -> dict:

@@ -30,7 +30,6 @@ from model_core.cli.intervention_options import (
 
 NAME = "generate"
 HELP = "continue a prompt (or answer a --chat message) token by token"
-PROGRESS_EVERY_S = float(os.environ.get("LOGITSCOPE_PROGRESS_EVERY_S", "1.0"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-new-tokens must be at least 1.")
     if args.top_k < 0:
         raise UsageError("--top-k must be ≥ 0.")
+    settings = knob_settings(args, args.temperature, args.top_k, args.top_p, args.seed)
+    intervened = len(interventions_from(args)) > 0 or args.steer_towards is not None  # bad options: exit 2 now
     from model_core.engine.stepper import run_generation
     from model_core.types.chat import conversation_json
     from model_core.types.stop_reasons import stop_message
 
-    settings = knob_settings(args, args.temperature, args.top_k, args.top_p, args.seed)
-    intervened = len(interventions_from(args)) > 0 or args.steer_towards is not None
     lm = load(args)
     check_bias_ids(settings, lm.info.vocab_size)
     interventions = apply_interventions(lm, args) if intervened else None
@@ -91,9 +90,9 @@ class GenerationProgress:
     """Tokens so far and tokens per second on stderr, at most once a second, for runs longer than
     a second (a terminal gets one line rewritten in place, a log one line each time)."""
 
-    def __init__(self, total: int, every_s: float = PROGRESS_EVERY_S) -> None:
+    def __init__(self, total: int, every_s: float | None = None) -> None:
         self.total = total
-        self.every_s = every_s
+        self.every_s = float(os.environ.get("LOGITSCOPE_PROGRESS_EVERY_S", "1.0")) if every_s is None else every_s
         self.start = time.perf_counter()
         self._last = self.start
         self._tty = sys.stderr.isatty()

@@ -26,11 +26,12 @@ from model_core.engine.adapters.resolve import resolve_family, unsupported
 from model_core.engine.capture import ATTN_IMPLEMENTATION
 from model_core.engine.devices import describe_device, resolve_device
 from model_core.engine.model_files import ModelFiles, locate
+from model_core.engine.model_spec import classify
 from model_core.errors import Cancelled, ModelLoadError
 from model_core.progress import Progress, silent
 from model_core.types.chat import ChatTemplateInfo
 from model_core.types.memory_sizes import parse_max_memory
-from model_core.types.model_info import BUILTIN, DTYPE_CHOICES, GPT2_FAMILY, ModelInfo
+from model_core.types.model_info import BUILTIN, DTYPE_CHOICES, ModelInfo
 
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab.json", "LICENSE*"]
 
@@ -120,25 +121,15 @@ def _progress_tqdm(progress: Progress):
 
 def resolve_source(spec: str, progress: Progress) -> tuple[Path, str, str]:
     """Map a user's model choice to (folder, display name, licence)."""
-    spec = (spec or BUILTIN).strip()
-    if spec.lower() == BUILTIN:
+    kind, spec = classify(spec)
+    if kind == "builtin":
         folder = builtin_model.ensure_builtin(progress)
         return folder, builtin_model.DISPLAY_NAME, builtin_model.LICENCE
-    path = Path(spec).expanduser()
-    if path.exists() or spec.startswith((".", "/", "~")) or os.sep in spec and not _looks_like_repo_id(spec):
+    if kind == "local":
+        path = Path(spec).expanduser()
         return path, path.name, _licence_of(path)
-    if _looks_like_repo_id(spec):
-        folder = _hub_snapshot(spec, progress)
-        return folder, spec, _licence_of(folder)
-    raise ModelLoadError(
-        f"Unknown model {spec!r}: use 'builtin', a GPT-2 name ({', '.join(GPT2_FAMILY)}), "
-        "a Hugging Face id like 'org/name', or a path to a local folder."
-    )
-
-
-def _looks_like_repo_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return 1 <= len(parts) <= 2 and all(p and all(c.isalnum() or c in "-_." for c in p) for p in parts)
+    folder = _hub_snapshot(spec, progress)
+    return folder, spec, _licence_of(folder)
 
 
 def _licence_of(folder: Path) -> str:

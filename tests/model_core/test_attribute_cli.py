@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.model_core.test_cli import run
+from tests.model_core.cli_runner import run_cli as run
 
 
 def test_attribute_json_matches_the_engine(tiny_gpt2_dir, tiny_gpt2, tmp_path):

@@ -1,4 +1,8 @@
-"""The command line: JSON output, .npz dumps, and one clear line (no traceback) on bad input."""
+"""The command line: JSON output, .npz dumps, and one clear line (no traceback) on bad input.
+
+Most tests run the subcommands in this process (`run`); the bad-input table runs the real entry
+point in a fresh process (`run_entry`): those errors come before torch is imported, so a person
+who mistypes an option hears about it at once."""
 
 from __future__ import annotations
 
@@ -9,10 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-
-def run(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "desktop.entry", *args], capture_output=True, text=True,
-                          input=stdin, timeout=300)
+from tests.model_core.cli_runner import run_cli as run
+from tests.model_core.cli_runner import run_entry
 
 
 def test_trace_json_and_dump(tiny_gpt2_dir, tmp_path):
@@ -62,13 +64,39 @@ def test_generate_is_seeded(tiny_llama_dir):
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line(args, message):
-    out = run(*args)
+    out = run_entry(*args)
     assert out.returncode != 0
     if any(a.startswith("--") and a not in ("--model", "--max-new-tokens") for a in args) or args == ("generate",):
         assert out.returncode == 2  # a bad option or value: a usage error
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.strip()]) == 1
+
+
+NO_TORCH_PROBE = """
+import contextlib, io, sys
+from model_core.cli import run
+for argv in {cases!r}:
+    with contextlib.redirect_stderr(io.StringIO()):
+        code = run(argv)
+    print(code, "torch" in sys.modules, "transformers" in sys.modules)
+"""
+
+
+def test_bad_options_and_missing_models_are_refused_before_torch_is_imported(tmp_path):
+    """A mistyped option or folder is said at once, not after the seconds torch and transformers take."""
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')  # a folder without weights
+    cases = [["trace", "hi", "--model", "/no/such/folder"], ["generate", "hi", "--model", "not a model!"],
+             ["trace", "hi", "--model", str(tmp_path)], ["generate", "hi", "--repetition-penalty", "0"],
+             ["generate", "hi", "--logit-bias", "12=400"], ["trace", "hi", "--max-memory", "lots"],
+             ["patch", "a", "b", "--model", "/no/such/folder"], ["attribute", "hi", "--model", "/no/such/folder"],
+             ["trace", "hi", "--ablate", "three"]]
+    out = subprocess.run([sys.executable, "-c", NO_TORCH_PROBE.format(cases=cases)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert len(rows) == len(cases)
+    assert all(code != "0" and torch == transformers == "False" for code, torch, transformers in rows), rows
 
 
 def test_prompt_longer_than_context(tiny_gpt2_dir):
@@ -124,18 +152,15 @@ def test_a_length_past_the_context_is_refused_naming_it(tiny_gpt2_dir):
     assert "128" in out.stderr and "at most" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
-def test_generation_reports_progress_on_stderr_but_not_with_json(tiny_gpt2_dir):
-    import os
-
-    env = {**os.environ, "LOGITSCOPE_PROGRESS_EVERY_S": "0"}
-    args = [sys.executable, "-m", "desktop.entry", "generate", "Hello", "--model", str(tiny_gpt2_dir),
-            "--max-new-tokens", "12"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+def test_generation_reports_progress_on_stderr_but_not_with_json(tiny_gpt2_dir, monkeypatch):
+    monkeypatch.setenv("LOGITSCOPE_PROGRESS_EVERY_S", "0")
+    args = ("generate", "Hello", "--model", str(tiny_gpt2_dir), "--max-new-tokens", "12")
+    out = run(*args)
     assert out.returncode == 0, out.stderr
     lines = out.stderr.strip().splitlines()
     assert any(line.startswith("generating: ") and "tokens/s" in line for line in lines)
     assert "tokens/s)" in lines[-1]  # the stop line says how fast it went
-    quiet = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300, env=env)
+    quiet = run(*args, "--json")
     assert quiet.returncode == 0 and "generating:" not in quiet.stderr
 def test_generate_chat_goes_through_the_template_and_reports_the_stop(tiny_chat_dir):
     from transformers import AutoTokenizer

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.model_core.test_cli import run
+from tests.model_core.cli_runner import run_cli as run
 
 PROMPT = "The capital of France is Paris. The capital of Germany is"
 

@@ -3,9 +3,6 @@ NaN is never shown as a probability (issue 18)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +11,7 @@ from model_core.engine.loading import load_model
 from model_core.engine.stepper import Stepper
 from model_core.engine.tracing import run_trace, trace_ids
 from model_core.errors import NonFiniteError
+from tests.model_core.cli_runner import run_cli
 
 
 def test_trace_names_the_first_block_that_went_wrong(nan_gpt2_dir):
@@ -23,8 +21,7 @@ def test_trace_names_the_first_block_that_went_wrong(nan_gpt2_dir):
 
 
 def test_command_line_prints_no_nan_probabilities(nan_gpt2_dir):
-    out = subprocess.run([sys.executable, "-m", "desktop.entry", "trace", "Hello world", "--model", str(nan_gpt2_dir),
-                          "--json"], capture_output=True, text=True, timeout=300)
+    out = run_cli("trace", "Hello world", "--model", str(nan_gpt2_dir), "--json")
     assert out.returncode == 1 and out.stdout == ""
     assert "NaN" in out.stderr and "block 1" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
