@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.qt_cleanup import destroy_dropped_qt_objects
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
@@ -32,3 +34,10 @@ def make_window(qtbot):
     yield make
     for window in windows:
         window.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def qt_objects_destroyed_after_each_test(qtbot):
+    """Declared before the test's own fixtures, so this runs after qtbot has closed its widgets."""
+    yield
+    destroy_dropped_qt_objects()

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 from PySide6.QtWidgets import QWidget
 
+from tests.qt_cleanup import destroy_dropped_qt_objects
+
 
 @pytest.fixture
 def show(qtbot) -> Callable[..., QWidget]:
@@ -20,3 +22,10 @@ def show(qtbot) -> Callable[..., QWidget]:
         return widget
 
     return _show
+
+
+@pytest.fixture(autouse=True)
+def qt_objects_destroyed_after_each_test(qtbot):
+    """Declared before the test's own fixtures, so this runs after qtbot has closed its widgets."""
+    yield
+    destroy_dropped_qt_objects()
