@@ -4,8 +4,9 @@ The collector can run inside any Qt call. If it then destroys a dropped widget t
 signal-slot mutex that the call already holds (Qt takes those mutexes from a small pool, chosen by
 address), and the thread waits on itself for ever. The suite hung once that way: inside pyqtgraph's
 `addItem`, a `QObject::disconnect` started a collection that destroyed a previous test's QMenu.
-So after every widget test, the widgets qtbot scheduled for deletion are deleted and the cycles
-are collected, while no Qt call is running."""
+So after every widget test the cycles are collected, while no Qt call is running: a dropped
+widget tree is destroyed then. (Flushing the deletions qtbot schedules as well was tried: Qt then
+deleted later tests' windows before their fixtures had finished with them.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,4 @@ import gc
 
 
 def destroy_dropped_qt_objects() -> None:
-    from PySide6.QtCore import QCoreApplication, QEvent
-
-    if QCoreApplication.instance() is not None:
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
