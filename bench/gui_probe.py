@@ -48,10 +48,13 @@ def _prompt(tokenizer, n: int) -> str:
     return text
 
 
-def open_window(app, folder: str, prompt: str):
+def open_window(app, folder: str, prompt: str, collector=None):
+    from desktop.shell.garbage_collection import follow_the_model
     from desktop.shell.main_window import MainWindow
 
     window = MainWindow(model=folder, device="cpu", prompt=prompt, restore=False)
+    if collector is not None:
+        follow_the_model(collector, window)
     window.resize(1400, 900)
     window.show()
     got = {"projection": False}
@@ -211,12 +214,14 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # as desktop.app does
     from bench.event_gaps import TimedApplication
+    from desktop.shell.garbage_collection import collect_garbage_in_gui_thread
 
     app = QApplication.instance() or TimedApplication(["logitscope-bench"])
+    collector = collect_garbage_in_gui_thread(app)  # as desktop/shell/app.py does
     tokenizer = AutoTokenizer.from_pretrained(folder)
     rows = []
     for n in (64, 512):
-        window = open_window(app, folder, _prompt(tokenizer, n))
+        window = open_window(app, folder, _prompt(tokenizer, n), collector)
         rows += redraw_rows(app, window, n, repeats=4 if quick else 8)
         if n == 64:
             rows.append(responsiveness_row(app, window, 20 if quick else RUN_TOKENS, 1 if quick else 3))

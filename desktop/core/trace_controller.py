@@ -27,6 +27,7 @@ class TraceController(QObject):
     status = Signal(str)  # a line for the status bar
     failed = Signal(str)  # a failure the user should read (the banner)
     succeeded = Signal()  # a prompt traced cleanly: an old complaint would mislead
+    load_asked = Signal(str)  # spec: another model is on its way
     loaded = Signal()  # a model is loaded and in `state`; the prompt should be traced
     load_failed = Signal(str, str)  # spec, message ('' when cancelled): that model did not load (the one before stays)
 
@@ -71,6 +72,7 @@ class TraceController(QObject):
     def load(self, spec: str, device: str = "auto", options: t.LoadOptions | None = None) -> None:
         options = options or t.LoadOptions()
         self._model.ask(t.LoadRequest(spec, device, options))
+        self.load_asked.emit(spec)
         # after asking: `loading` is already true
         self.busy.emit(f"Loading {spec}…" if options == t.LoadOptions() else f"Loading {spec} ({options.describe()})…",
                        True)

@@ -37,15 +37,18 @@ def run_app(argv: Sequence[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.core import error_reporting
+    from desktop.shell.garbage_collection import collect_garbage_in_gui_thread, follow_the_model
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     setup_application(app)
+    collector = collect_garbage_in_gui_thread(app)  # before the worker thread starts
     notifier = error_reporting.ErrorNotifier()
     error_reporting.install(notifier)
     window = open_window(args)
     if window is None:
         return 2
     notifier.error_reported.connect(window.show_message)
+    follow_the_model(collector, window)
     if args.smoke_test:
         from desktop.shell.smoke_test import run_smoke_test
 
