@@ -84,7 +84,8 @@ class ModelClient(QObject):
     progress = Signal(str, float)  # message, fraction (-1 = unknown) of the running request
     idle = Signal()  # the worker finished a request and waits
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, start: bool = True) -> None:
+        """With `start=False` the worker thread waits for `start`; requests sent meanwhile queue up."""
         super().__init__(parent)
         self.stale = StaleRequests()
         self._routes: dict[int, _Route] = {}
@@ -98,7 +99,14 @@ class ModelClient(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.progress.connect(lambda _rid, message, fraction: self.progress.emit(message, fraction))
         self.worker.busy_changed.connect(lambda busy: None if busy else self.idle.emit())
-        self.thread.start()
+        self._shut_down = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Starts the worker thread (once; not after `shutdown`): it handles what was queued first."""
+        if not self._shut_down and not self.thread.isRunning():
+            self.thread.start()
 
     _to_worker = Signal(object)  # queued across threads
 
@@ -152,6 +160,7 @@ class ModelClient(QObject):
         """Cancel work, stop the worker thread and wait for it, so nothing runs after the window;
         then let the model go. Python objects can outlive a closed window (a slot's closure, a test's
         list), and each would otherwise keep its model's weights, hundreds of MB, alive."""
+        self._shut_down = True
         if self.thread.isRunning():
             self.worker.cancel()
             self.thread.quit()

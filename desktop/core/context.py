@@ -36,9 +36,10 @@ class ViewContext:
         return follow_trace_and_selection(self.state, redraw, self.stagger)
 
 
-def make_context(parent=None) -> ViewContext:
-    """A fresh state, client (worker thread started), stagger and trace controller."""
+def make_context(parent=None, start_worker: bool = True) -> ViewContext:
+    """A fresh state, client (its worker thread started unless `start_worker` is False), stagger and
+    trace controller."""
     state = AppState()
-    client = ModelClient(parent)
+    client = ModelClient(parent, start=start_worker)
     stagger = RedrawStagger()
     return ViewContext(state, client, stagger, TraceController(state, client, stagger, parent))

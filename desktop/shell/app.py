@@ -44,7 +44,10 @@ def run_app(argv: Sequence[str]) -> int:
     collector = collect_garbage_in_gui_thread(app)  # before the worker thread starts
     notifier = error_reporting.ErrorNotifier()
     error_reporting.install(notifier)
-    window = open_window(args)
+    try:
+        window = open_window(args)
+    except Exception as exc:  # a bug: say so where the user looks, not only in the log
+        return _could_not_open(exc, headless=args.smoke_test)
     if window is None:
         return 2
     notifier.error_reported.connect(window.show_message)
@@ -60,6 +63,22 @@ def run_app(argv: Sequence[str]) -> int:
         window.show()
     window.sessions.offer_recovery()  # the last run did not exit cleanly: offer its autosave back
     return app.exec()
+
+
+def _could_not_open(exc: Exception, headless: bool) -> int:
+    """The window failed to build: the reason on stderr and, on a desktop, in a dialog (exit code 1)."""
+    import logging
+
+    from desktop.core.error_reporting import log_file
+
+    logging.getLogger("logitscope").exception("the window could not be opened")
+    message = f"Logitscope could not open its window: {type(exc).__name__}: {exc}. Details are in {log_file()}."
+    print(message, file=sys.stderr)
+    if not headless:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Logitscope", message)
+    return 1
 
 
 def setup_application(app) -> None:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 
 def panel_problems(window) -> list[str]:
@@ -48,6 +48,20 @@ def panel_problems(window) -> list[str]:
     return problems
 
 
+class _OnFirstPaint(QObject):
+    """Calls `then` when the watched window is first painted (it is on screen from then on)."""
+
+    def __init__(self, then) -> None:
+        super().__init__()
+        self._then = then
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            self._then()
+        return False
+
+
 def run_smoke_test(app, window, timeout_ms: int) -> int:
     outcome = {"code": 1, "message": "timed out waiting for the first trace"}
 
@@ -68,7 +82,7 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
         app.quit()
 
     # LOGITSCOPE_T0 (seconds since the epoch, set by whoever started the process, e.g. the
-    # benchmark) turns on a line of start-up timings: window shown, first trace, trajectories.
+    # benchmark) turns on a line of start-up timings: window first painted, first trace, trajectories.
     t0 = float(os.environ.get("LOGITSCOPE_T0", "nan"))
     marks: dict[str, float] = {}
 
@@ -82,8 +96,9 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
     window.client.error_reported.connect(failed)
     QTimer.singleShot(timeout_ms, app.quit)
     window.resize(1600, 1000)
+    first_paint = _OnFirstPaint(lambda: mark("window"))
+    window.installEventFilter(first_paint)
     window.show()
-    QTimer.singleShot(0, lambda: mark("window"))
     app.exec()
     window.shutdown()
     stream = sys.stdout if outcome["code"] == 0 else sys.stderr

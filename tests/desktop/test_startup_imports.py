@@ -1,12 +1,16 @@
 """The window shows before the model engine loads: nothing the GUI thread imports pulls in torch,
-transformers or scikit-learn (those load in the worker thread, seconds later)."""
+transformers or scikit-learn (those load in the worker thread, seconds later), and the worker thread
+starts only once the window has been painted."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "sklearn")
@@ -19,3 +23,61 @@ def test_gui_modules_do_not_import_the_model_engine():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_model_thread_starts_once_the_window_has_been_painted(qtbot, tiny_gpt2_dir):
+    """Its first job imports torch and transformers, which hold the GIL: the window is drawn first."""
+    from desktop.shell.main_window import WORKER_START_FALLBACK_MS, MainWindow
+
+    window = MainWindow(model=str(tiny_gpt2_dir), device="cpu", prompt="Hello", restore=False)
+    qtbot.addWidget(window)
+    try:
+        assert window.traces.loading and not window.client.thread.isRunning()  # asked, and queued
+        running_at_paint: list[bool] = []
+        window.installEventFilter(filter_ := _PaintWatcher(lambda: running_at_paint.append(
+            window.client.thread.isRunning())))
+        window.show()
+        qtbot.waitUntil(lambda: bool(running_at_paint), timeout=WORKER_START_FALLBACK_MS // 2)
+        assert running_at_paint[0] is False
+        qtbot.waitUntil(window.client.thread.isRunning, timeout=WORKER_START_FALLBACK_MS // 2)
+        with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
+            pass  # what was asked before the thread ran is answered
+        window.removeEventFilter(filter_)
+    finally:
+        window.shutdown()
+
+
+def test_a_window_that_is_never_shown_still_starts_its_model_thread(qtbot, tiny_gpt2_dir):
+    from desktop.shell.main_window import WORKER_START_FALLBACK_MS, MainWindow
+
+    window = MainWindow(model=str(tiny_gpt2_dir), device="cpu", prompt="Hello", restore=False)
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(window.client.thread.isRunning, timeout=2 * WORKER_START_FALLBACK_MS)
+        qtbot.waitUntil(lambda: window.state.trace is not None, timeout=60_000)
+    finally:
+        window.shutdown()
+
+
+class _PaintWatcher(QObject):
+    def __init__(self, on_paint) -> None:
+        super().__init__()
+        self.on_paint = on_paint
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.on_paint()
+        return False
+
+
+def test_a_window_that_fails_to_build_says_why_and_exits_non_zero(tmp_path):
+    code = ("import sys; import desktop.shell.main_window as m\n"
+            "def broken(self, *a, **k): raise RuntimeError('the docks would not fit')\n"
+            "m.MainWindow.__init__ = broken\n"
+            "from desktop.entry import main; sys.exit(main(['--smoke-test']))")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_STATE_HOME": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path), "LOGITSCOPE_SETTINGS": str(tmp_path / "settings.ini")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert "could not open its window: RuntimeError: the docks would not fit" in out.stderr
+    assert "Traceback" not in out.stderr
