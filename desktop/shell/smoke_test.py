@@ -48,7 +48,7 @@ def panel_problems(window) -> list[str]:
     return problems
 
 
-class _OnFirstPaint(QObject):
+class OnFirstPaint(QObject):
     """Calls `then` when the watched window is first painted (it is on screen from then on)."""
 
     def __init__(self, then) -> None:
@@ -96,7 +96,7 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
     window.client.error_reported.connect(failed)
     QTimer.singleShot(timeout_ms, app.quit)
     window.resize(1600, 1000)
-    first_paint = _OnFirstPaint(lambda: mark("window"))
+    first_paint = OnFirstPaint(lambda: mark("window"))
     window.installEventFilter(first_paint)
     window.show()
     app.exec()
