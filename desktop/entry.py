@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--model-process"]:  # the packaged app starting its own model process
+        from desktop.core.model_process.child import main as model_process
+
+        return model_process(argv[1:])
     from model_core.cli import COMMAND_NAMES, run
 
     if argv and argv[0] in COMMAND_NAMES:

@@ -12,6 +12,10 @@ from desktop.shell.offscreen import use_desktop_sized_offscreen
 use_desktop_sized_offscreen()  # windows get the 1920x1080 layout, every main panel in view
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Hundreds of windows: each runs its model in a thread (a process each would import torch again),
+# and every request and answer still goes through the model process's codec on the way.
+os.environ.setdefault("LOGITSCOPE_MODEL_THREAD", "1")
+os.environ.setdefault("LOGITSCOPE_CHECK_CODEC", "1")
 
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 

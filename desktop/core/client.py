@@ -1,6 +1,7 @@
-"""The GUI side of the model thread: one way to ask, one place where stale answers are dropped.
+"""The GUI side of the model: one way to ask, one place where stale answers are dropped.
 
-`ModelClient` starts the worker thread and owns it. A view makes an `Asker` once
+`ModelClient` starts what runs the model and owns it: a process of its own (`model_process/`,
+the app's default) or a thread of this one (`worker.py`); both give the same signals. A view makes an `Asker` once
 (`client.asker(on_answer, on_error=...)`) and calls `asker.ask(request)`; the asker keeps
 the id of its newest request and only answers to that one reach `on_answer`, in the GUI
 thread (Orange3's `ConcurrentMixin`: starting a new task makes the old one's results moot).
@@ -13,14 +14,15 @@ has none; Cancel is reported as `cancelled=True`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from desktop.core.request_runner import StaleRequests
 from desktop.core.requests import Request, WorkerSession
-from desktop.core.worker import ModelWorker, StaleRequests
 
 AnswerCallback = Callable[[Any], None]
 ErrorCallback = Callable[[str, bool], None]  # message, cancelled
@@ -83,16 +85,31 @@ class ModelClient(QObject):
     error_reported = Signal(str)  # a failure no asker handles itself
     progress = Signal(str, float)  # message, fraction (-1 = unknown) of the running request
     idle = Signal()  # the worker finished a request and waits
+    model_lost = Signal(str)  # the model process ended by itself (why); a fresh one, with no model, is up
 
-    def __init__(self, parent: QObject | None = None, start: bool = True) -> None:
-        """With `start=False` the worker thread waits for `start`; requests sent meanwhile queue up."""
+    def __init__(self, parent: QObject | None = None, start: bool = True, in_process: bool | None = None) -> None:
+        """With `start=False` the model waits for `start`; requests sent meanwhile queue up. The model
+        runs in a process of its own (`model_process/`) unless `in_process` is False, or, when it is
+        None, LOGITSCOPE_MODEL_THREAD=1 says to run it in a thread of this process."""
         super().__init__(parent)
+        from desktop.core.model_process.process_worker import process_wanted
+
         self.stale = StaleRequests()
         self._routes: dict[int, _Route] = {}
-        self.thread = QThread(self)
-        self.thread.setObjectName("model-worker")
-        self.worker = ModelWorker(self.stale)
-        self.worker.moveToThread(self.thread)
+        self.in_process = process_wanted() if in_process is None else in_process
+        self.thread: QThread | None = None
+        if self.in_process:
+            from desktop.core.model_process.process_worker import ProcessWorker
+
+            self.worker = ProcessWorker(self.stale)
+            self.worker.ended.connect(self._on_process_ended)
+        else:
+            from desktop.core.worker import ModelWorker
+
+            self.thread = QThread(self)
+            self.thread.setObjectName("model-worker")
+            self.worker = ModelWorker(self.stale, check_codec=os.environ.get("LOGITSCOPE_CHECK_CODEC") == "1")
+            self.worker.moveToThread(self.thread)
         self._to_worker.connect(self.worker.handle)
         self.worker.answered.connect(self._on_answered)
         self.worker.failed.connect(self._on_failed)
@@ -104,8 +121,13 @@ class ModelClient(QObject):
             self.start()
 
     def start(self) -> None:
-        """Starts the worker thread (once; not after `shutdown`): it handles what was queued first."""
-        if not self._shut_down and not self.thread.isRunning():
+        """Starts the model's thread or process (once; not after `shutdown`): it handles what was
+        queued first."""
+        if self._shut_down:
+            return
+        if self.thread is None:
+            self.worker.start()
+        elif not self.thread.isRunning():
             self.thread.start()
 
     _to_worker = Signal(object)  # queued across threads
@@ -156,11 +178,23 @@ class ModelClient(QObject):
         """Stop the running long operation and everything already queued."""
         self.worker.cancel()
 
+    def _on_process_ended(self, reason: str) -> None:
+        """Whatever was asked of the process that ended will never be answered: fail it all."""
+        message = f"{reason} What was running is lost."
+        for request_id in list(self._routes):
+            self._on_failed(request_id, message, False)
+            self._on_finished(request_id)
+        self.model_lost.emit(reason)
+
     def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Cancel work, stop the worker thread and wait for it, so nothing runs after the window;
-        then let the model go. Python objects can outlive a closed window (a slot's closure, a test's
-        list), and each would otherwise keep its model's weights, hundreds of MB, alive."""
+        """Cancel work, stop the model's thread or process and wait for it, so nothing runs after the
+        window; then let the model go. Python objects can outlive a closed window (a slot's closure, a
+        test's list), and each would otherwise keep its model's weights, hundreds of MB, alive."""
         self._shut_down = True
+        if self.thread is None:
+            self.worker.cancel()
+            self.worker.stop(min(timeout_ms / 1000, 5.0))
+            return
         if self.thread.isRunning():
             self.worker.cancel()
             self.thread.quit()

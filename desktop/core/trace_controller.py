@@ -9,6 +9,8 @@ the lens at the last position) have an asker each and land in `AppState`.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
 from desktop.core.client import ModelClient
@@ -18,6 +20,8 @@ from desktop.core.run_controller import RunController
 from desktop.core.state import AppState
 from model_core.analysis.sampling import SamplingSettings
 from model_core.types.chat import Conversation
+
+RELOAD_AGAIN_AFTER_S = 60.0  # the model process ended twice within this: do not load the model a third time
 
 
 class TraceController(QObject):
@@ -47,6 +51,10 @@ class TraceController(QObject):
         self._lens = client.asker(state.set_lens)
         state.selection_changed.connect(self._ask_position)
         state.trace_changed.connect(self._ask_position)  # a new trace with the same token still selected
+        self._loaded_request: t.LoadRequest | None = None  # how the model on screen was loaded
+        self._reloaded_at = -RELOAD_AGAIN_AFTER_S
+        self._lost = ""  # why the model process ended, while its model loads again
+        client.model_lost.connect(self._on_model_lost)
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -163,6 +171,8 @@ class TraceController(QObject):
     # -- answers ---------------------------------------------------------------------------------
 
     def _on_loaded(self, loaded: t.LoadedResult) -> None:
+        request = self._model.request
+        self._loaded_request = request if isinstance(request, t.LoadRequest) else None
         self._trace.forget()  # answers about the previous model mean nothing now
         self.run.end()
         self.done.emit()
@@ -170,6 +180,19 @@ class TraceController(QObject):
         self.state.set_model(loaded)
         self.status.emit(loaded.info.summary())
         self.loaded.emit()
+
+    def _on_model_lost(self, reason: str) -> None:
+        """The model process ended by itself (what it was doing has failed and said so): load the model
+        on screen again in the fresh one, and the prompt is traced again as after any load. Not twice
+        within a minute, so that a model that brings the process down each time is not loaded forever."""
+        request, now = self._loaded_request, time.monotonic()
+        if request is None or self.loading:
+            return
+        if now - self._reloaded_at < RELOAD_AGAIN_AFTER_S:
+            self.failed.emit(f"{reason} It stopped again soon after; choose a model to go on.")
+            return
+        self._reloaded_at, self._lost = now, reason
+        self.load(request.spec, request.device, request.options)
 
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.done.emit()
@@ -199,6 +222,10 @@ class TraceController(QObject):
     def _show_trace(self, result: t.TraceResult) -> None:
         if result.action == "trace":
             self.succeeded.emit()
+            if self._lost:  # the first trace after the model was loaded again: say what happened, once
+                lost, self._lost = self._lost, ""
+                self.failed.emit(f"{lost} The model was loaded again in a new one and the prompt traced again; "
+                                 "tokens generated before and interventions are gone.")
         self.state.set_trace(result)
         info = self.state.info
         n = result.trace.n_tokens

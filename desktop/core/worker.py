@@ -1,50 +1,54 @@
-"""The one thread that owns the model: every torch call in the app happens here.
+"""The model in a thread of the window's process: `RequestRunner` behind Qt signals.
 
 Requests arrive as queued signals carrying frozen dataclasses (`requests/`); answers leave
 through one signal, `answered(request_id, answer)`, carrying numpy data, followed by
-`finished(request_id)`. The handler for each request type comes from one table
-(`requests.HANDLERS`). The GUI never calls the model and this thread never touches a widget.
-Requests that a newer one of the same kind has made pointless are skipped before they run
-(`StaleRequests`), and long work can be cancelled.
+`finished(request_id)`. The GUI never calls the model and this thread never touches a widget.
+The app runs the model in a process of its own (`model_process/`); this thread is what runs it
+where that is turned off (LOGITSCOPE_MODEL_THREAD=1: the tests) or impossible.
+
+With `check_codec`, every request and answer goes through the model process's pickling and
+codec on the way, so that a test suite run in threads still proves each one would cross.
 """
 
 from __future__ import annotations
 
-import inspect
-import logging
-import threading
-import traceback
+import pickle
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.core.requests import HANDLERS, Request, Stale, WorkerSession, next_request_id
-from model_core.errors import Cancelled, LogitscopeError
-from model_core.progress import Progress
+from desktop.core.request_runner import CANCELLED, RequestRunner, StaleRequests
+from desktop.core.requests import Request, WorkerSession
 
-log = logging.getLogger(__name__)
-
-CANCELLED = "Cancelled."
+__all__ = ["CANCELLED", "ModelWorker", "StaleRequests"]
 
 
-class StaleRequests:
-    """Ids of requests superseded by a newer one from the same asker. Written by the GUI thread,
-    read by the worker (before a request runs, and by its progress checks)."""
+class _SignalOutbox:
+    def __init__(self, worker: ModelWorker, check_codec: bool) -> None:
+        self._worker = worker
+        self._codec = None
+        if check_codec:
+            from desktop.core.model_process.codec import AnswerDecoder, AnswerEncoder
 
-    def __init__(self) -> None:
-        self._ids: set[int] = set()
-        self._lock = threading.Lock()
+            self._codec = (AnswerEncoder(), AnswerDecoder())
 
-    def add(self, request_id: int) -> None:
-        with self._lock:
-            self._ids.add(request_id)
+    def answered(self, request_id: int, answer: object) -> None:
+        if self._codec is not None:
+            from desktop.core.model_process.codec import round_trip
 
-    def discard(self, request_id: int) -> None:
-        with self._lock:
-            self._ids.discard(request_id)
+            answer = round_trip(answer, *self._codec)
+        self._worker.answered.emit(request_id, answer)
 
-    def __contains__(self, request_id: int) -> bool:
-        with self._lock:
-            return request_id in self._ids
+    def failed(self, request_id: int, message: str, cancelled: bool) -> None:
+        self._worker.failed.emit(request_id, message, cancelled)
+
+    def finished(self, request_id: int) -> None:
+        self._worker.finished.emit(request_id)
+
+    def progress(self, request_id: int, message: str, fraction: float) -> None:
+        self._worker.progress.emit(request_id, message, fraction)
+
+    def busy_changed(self, busy: bool) -> None:
+        self._worker.busy_changed.emit(busy)
 
 
 class ModelWorker(QObject):
@@ -56,71 +60,29 @@ class ModelWorker(QObject):
     progress = Signal(int, str, float)  # request id, message, fraction (-1 = unknown)
     busy_changed = Signal(bool)
 
-    def __init__(self, stale: StaleRequests | None = None) -> None:
+    def __init__(self, stale: StaleRequests | None = None, check_codec: bool = False) -> None:
         super().__init__()
-        self.session = WorkerSession()
-        self.stale = stale or StaleRequests()
-        self._progress = Progress()
-        self._cancel_below = 0  # requests with a smaller id were cancelled, even before they started
-        self._lock = threading.Lock()
+        self._check_codec = check_codec
+        self.runner = RequestRunner(_SignalOutbox(self, check_codec), stale)
 
-    # -- called from the GUI thread ------------------------------------------------------------
+    @property
+    def session(self) -> WorkerSession:
+        return self.runner.session
+
+    @session.setter
+    def session(self, session: WorkerSession) -> None:
+        self.runner.session = session
+
+    @property
+    def stale(self) -> StaleRequests:
+        return self.runner.stale
 
     def cancel(self) -> None:
-        """Ask the running long operation, and any already queued, to stop at their next check."""
-        with self._lock:
-            self._progress.cancel()
-            self._cancel_below = next_request_id()
-
-    # -- worker thread ---------------------------------------------------------------------------
-
-    def _new_progress(self, request_id: int) -> Progress:
-        with self._lock:
-            self._progress = Progress(callback=lambda msg, frac: self.progress.emit(request_id, msg, frac),
-                                      should_stop=lambda: request_id in self.stale)
-            if request_id < self._cancel_below:  # Cancel was pressed while this request waited in the queue
-                self._progress.cancel()
-            return self._progress
+        """(GUI thread) Ask the running long operation, and any already queued, to stop at their next check."""
+        self.runner.cancel()
 
     @Slot(object)
     def handle(self, request: Request) -> None:
-        if request.id in self.stale:  # a newer request of the same kind was asked meanwhile
-            self.stale.discard(request.id)
-            self.finished.emit(request.id)
-            return
-        self.busy_changed.emit(True)
-        try:
-            self._run(request)
-        except Cancelled:
-            self.failed.emit(request.id, CANCELLED, True)
-        except Stale:
-            pass
-        except LogitscopeError as exc:
-            self.failed.emit(request.id, str(exc), False)
-        except MemoryError:
-            self.failed.emit(request.id, "Out of memory: try a shorter prompt or a smaller model.", False)
-        except Exception as exc:  # a bug: keep the app alive, say so, log the traceback
-            if type(exc).__name__ == "OutOfMemoryError":
-                self.failed.emit(request.id, "The GPU ran out of memory: try a shorter prompt, or the CPU.", False)
-            else:
-                log.error("worker failed on %r:\n%s", request, traceback.format_exc())
-                self.failed.emit(request.id, f"Internal error ({type(exc).__name__}: {exc}); see the log.", False)
-        finally:
-            self.stale.discard(request.id)
-            self.finished.emit(request.id)
-            self.busy_changed.emit(False)
-
-    def _run(self, request: Request) -> None:
-        handler = HANDLERS.get(type(request))
-        if handler is None:
-            raise TypeError(f"no handler for {type(request).__name__}")
-        session = self.session
-        session.progress = self._new_progress(request.id)
-        if request.needs_model:
-            session.require_model()
-        answer = handler(session, request)
-        if inspect.isgenerator(answer):
-            for part in answer:
-                self.answered.emit(request.id, part)
-        elif answer is not None:
-            self.answered.emit(request.id, answer)
+        if self._check_codec:
+            request = pickle.loads(pickle.dumps(request, protocol=5))
+        self.runner.handle(request)

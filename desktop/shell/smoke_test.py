@@ -71,9 +71,12 @@ def run_smoke_test(app, window, timeout_ms: int) -> int:
         problems = panel_problems(window)
         if gc.isenabled():  # run_app hands collection to the GUI thread (shell/garbage_collection.py)
             problems.append("Python's garbage collector may run in any thread")
+        if window.client.in_process and "torch" in sys.modules:  # the model process is the one that imports it
+            problems.append("the window's process imported torch")
         outcome["code"] = 0 if not problems else 1
         outcome["message"] = "; ".join(problems) if problems else (
             f"ok: {window.state.info.name}, {window.state.trace.n_tokens} tokens, "
+            f"model in {'its own process' if window.client.in_process else 'a thread'}, "
             f"top next token: {window.distribution_panel.bars.bar_text(0)}")
         app.quit()
 

@@ -212,6 +212,14 @@ class LensGridRequest(Request):
 # -- handlers (worker thread) ----------------------------------------------------------------------
 
 
+def import_engine() -> None:
+    """Import what `load` needs, ahead of it (the model process does this while the window is built)."""
+    import torch  # noqa: F401
+
+    import model_core.engine.loading  # noqa: F401
+    import model_core.engine.stepper  # noqa: F401
+
+
 @handles(LoadRequest)
 def load(session: WorkerSession, request: LoadRequest) -> LoadedResult:
     session.progress.report("Starting the model engine (torch, transformers)…", -1.0)

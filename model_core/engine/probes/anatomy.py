@@ -15,52 +15,10 @@ only k of the E experts, so `Anatomy.active` (the parameters one token uses) is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from model_core.analysis.model_sizes import GPT2_STYLE, LLAMA_STYLE
 from model_core.engine.adapters import discovery
 from model_core.types.model_info import PARALLEL, POST_LN
-
-
-@dataclass(frozen=True)
-class Part:
-    """One box of the diagram."""
-
-    key: str  # "embedding", "positions", "embedding_norm", "projections", "norm1", "attention",
-    #           "attn_post_norm", "norm2", "mlp", "mlp_post_norm", "final_norm", "unembedding", "other"
-    title: str
-    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (parameter name inside the part, shape) of one copy
-    params_each: int  # parameters in one copy
-    copies: int  # 1, or N for the parts of a block
-    note: str = ""
-    active_each: int | None = None  # parameters one token uses in one copy (mixture of experts), else all
-
-    @property
-    def params(self) -> int:
-        return self.params_each * self.copies
-
-    @property
-    def active(self) -> int:
-        return (self.params_each if self.active_each is None else self.active_each) * self.copies
-
-    def shape_text(self) -> str:
-        return ", ".join(f"{name} {'×'.join(str(s) for s in shape)}" for name, shape in self.shapes)
-
-
-@dataclass(frozen=True)
-class Anatomy:
-    model_name: str
-    style: str  # GPT2_STYLE or LLAMA_STYLE
-    n_layers: int
-    parts: tuple[Part, ...]
-    total: int  # == sum(p.numel() for p in model.parameters())
-    tied: bool
-    active: int = 0  # parameters one token uses (== total for a dense model)
-    n_experts: int = 0
-    experts_per_token: int = 0
-
-    def part(self, key: str) -> Part:
-        return next(p for p in self.parts if p.key == key)
+from model_core.types.probes import Anatomy, Part  # noqa: F401  (also imported from here; defined torch-free)
 
 
 def _params(module) -> list[tuple[str, object]]:

@@ -8,7 +8,6 @@ answers, as are the three inputs of an analogy a − b + c.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,24 +16,9 @@ from model_core.engine.loading import LoadedModel
 from model_core.errors import PromptError
 from model_core.text.hf_bytes import hf_token_bytes
 from model_core.text.token_text import piece_labels
+from model_core.types.probes import Neighbours, ResolvedWord  # noqa: F401  (also imported from here; defined torch-free)
 
 NEIGHBOURS = 15
-
-
-@dataclass(frozen=True)
-class ResolvedWord:
-    """What a typed word became in this tokenizer."""
-
-    text: str
-    ids: tuple[int, ...]
-    labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Neighbours:
-    ids: np.ndarray  # [k] int64, most similar first
-    labels: tuple[str, ...]
-    similarities: np.ndarray  # [k] float32 cosine similarity
 
 
 def token_labels(lm: LoadedModel, ids: Sequence[int]) -> tuple[str, ...]:

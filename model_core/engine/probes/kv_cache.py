@@ -15,56 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from model_core.engine.loading import LoadedModel
 from model_core.progress import Progress, silent
-
-
-@dataclass(frozen=True)
-class KvMemory:
-    n_layers: int
-    n_kv_heads: int
-    head_dim: int
-    bytes_per_number: int
-    context_length: int
-
-    @property
-    def per_token(self) -> int:
-        """Bytes of cache one token adds: 2 (key and value) × layers × kv_heads × head_dim × bytes."""
-        return 2 * self.n_layers * self.n_kv_heads * self.head_dim * self.bytes_per_number
-
-    @property
-    def full_context(self) -> int:
-        return self.per_token * self.context_length
-
-
-@dataclass(frozen=True)
-class KvBench:
-    n_prompt: int
-    n_new: int
-    cached_times: np.ndarray  # [N] seconds per step (step 0 includes reading the prompt)
-    recompute_times: np.ndarray  # [N] seconds per step
-    cached_tokens: np.ndarray  # [N] tokens each cached forward processed (T, 1, 1, …)
-    recompute_tokens: np.ndarray  # [N] tokens each full forward processed (T, T+1, …)
-    same_tokens: bool  # both ways chose the same greedy tokens
-    new_ids: tuple[int, ...]
-    memory: KvMemory
-
-    @property
-    def cached_total(self) -> float:
-        return float(self.cached_times.sum())
-
-    @property
-    def recompute_total(self) -> float:
-        return float(self.recompute_times.sum())
-
-    @property
-    def speedup(self) -> float:
-        return self.recompute_total / max(self.cached_total, 1e-12)
+from model_core.types.probes import KvBench, KvMemory  # noqa: F401  (also imported from here; defined torch-free)
 
 
 def kv_memory(lm: LoadedModel) -> KvMemory:

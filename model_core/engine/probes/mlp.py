@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,35 +28,9 @@ from torch import nn
 
 from model_core.engine.adapters import Update
 from model_core.engine.loading import LoadedModel
+from model_core.types.probes import MlpProbe  # noqa: F401  (also imported from here; defined torch-free)
 
 TOP_NEURONS = 20
-
-
-@dataclass(frozen=True)
-class MlpProbe:
-    """One layer's MLP neurons and every layer's sub-layer updates at one position (plain numpy)."""
-
-    position: int
-    layer: int
-    gated: bool  # True for gate/up/down MLPs (Llama-style), False for GPT-2's fc -> act -> proj
-    activation_name: str  # e.g. "gelu_new" or "silu"
-    hidden: np.ndarray | None  # [d_mlp] float32: the input of the output projection; None for a MoE layer
-    gate: np.ndarray | None  # [d_mlp] act_fn(gate_proj x), gated MLPs only
-    up: np.ndarray | None  # [d_mlp] up_proj x, gated MLPs only
-    top_neurons: np.ndarray  # [k] int64 neuron indices, largest |hidden| first (empty for a MoE layer)
-    attn_updates: np.ndarray  # [L, d] float32: what each attention sub-layer added at this position (NaN: none)
-    mlp_updates: np.ndarray  # [L, d] float32: what each MLP added at this position (NaN: none)
-    note: str = ""  # why a part does not apply to this model or layer ("" when everything does)
-
-    @property
-    def attn_norms(self) -> np.ndarray:
-        """[L] ‖attention update‖ per layer."""
-        return np.linalg.norm(self.attn_updates, axis=-1)
-
-    @property
-    def mlp_norms(self) -> np.ndarray:
-        """[L] ‖MLP update‖ per layer."""
-        return np.linalg.norm(self.mlp_updates, axis=-1)
 
 
 def _activation_name(lm: LoadedModel) -> str:
