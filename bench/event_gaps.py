@@ -76,7 +76,14 @@ class TimedApplication(QApplication):
             self._depth -= 1
             # Naming every dispatch would slow the GUI thread being measured; the short ones are
             # counted together, so that many of them in a row are not mistaken for waiting.
-            self.dispatches.append((start, end, describe(receiver, event) if end - start > SHORT_S else SHORT))
+            self.dispatches.append((start, end, self._name(receiver, event) if end - start > SHORT_S else SHORT))
+
+    @staticmethod
+    def _name(receiver, event) -> str:
+        try:
+            return describe(receiver, event)
+        except RuntimeError:  # the receiver (or a parent) was deleted while its event was handled
+            return "an event for an object deleted while handling it"
 
 
 def describe(receiver, event) -> str:

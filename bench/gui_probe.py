@@ -132,14 +132,16 @@ def run_once(app, window, tokens: int) -> tuple[list[float], list[float], float,
         result["n_new"] = res.n_new
         if res.action == m.RUN and res.stop_reason is not None:
             result["stop"] = res.stop_reason
-            QTimer.singleShot(0, loop.quit)  # after the window has handled (and drawn) this trace
 
-    def check_button() -> None:
-        if ticks and window.generation_panel.buttons[m.RUN].text().startswith("Run to end") and len(ticks) > 10:
+    def check_end() -> None:
+        """Measured until every panel has drawn the final trace: the stagger hands it out over
+        several turns after the run has ended, and those turns count too."""
+        ended = result["stop"] is not None or window.generation_panel.buttons[m.RUN].text().startswith("Run to end")
+        if ended and len(ticks) > 10 and not window.ctx.stagger.waiting:
             loop.quit()
 
     window.client.worker.answered.connect(on_answer)
-    timer.timeout.connect(check_button)
+    timer.timeout.connect(check_end)
     QTimer.singleShot(600_000, loop.quit)
     if hasattr(app, "dispatches"):
         app.dispatches.clear()

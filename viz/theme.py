@@ -9,6 +9,7 @@ has no side effects on other code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -166,7 +167,14 @@ def blend(a: str | QColor, b: str | QColor, t: float) -> QColor:
 
 def relative_luminance(colour: str | QColor) -> float:
     """WCAG 2 relative luminance of an (opaque) colour, 0 = black .. 1 = white."""
-    c = QColor(colour)
+    return _luminance(QColor(colour).rgb())
+
+
+@functools.lru_cache(maxsize=4096)
+def _luminance(rgb: int) -> float:
+    """Cached by colour: every token chip asks for its text's contrast each time it paints, and a
+    Run repaints hundreds of chips a second from a few dozen distinct tints."""
+    c = QColor.fromRgb(rgb)
 
     def channel(v: float) -> float:
         return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4

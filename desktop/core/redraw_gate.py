@@ -11,7 +11,8 @@ hidden when asked remembers, and redraws when its tab comes to the front.
 While the window runs generation to the end, every panel would redraw in one go a few
 times a second; the run controller starts the window's `RedrawStagger`, the gates queue on it
 instead, and one panel redraws per turn of the event loop, so the window answers clicks and
-keys in between.
+keys in between. The run's final trace is handed out while the stagger is still on, so it too
+reaches the panels one per turn.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ class RedrawStagger:
 
     def __init__(self) -> None:
         self.active = False
+        self.draining = False  # the run has ended; back to drawing at once when nothing waits
         self.waiting: list[RedrawGate] = []
         self.timer: QTimer | None = None
 
     def start(self) -> None:
         """From now on gates queue here instead of drawing at once (Run to end has begun)."""
         self.active = True
+        self.draining = False
 
     def add(self, gate: RedrawGate) -> None:
         if gate not in self.waiting:
@@ -49,14 +52,22 @@ class RedrawStagger:
             self.waiting.pop(0).draw_if_changed()
         if self.waiting and self.timer is not None:
             self.timer.start()
+        elif self.draining:
+            self.active = self.draining = False
 
     def finish(self, draw: bool) -> None:
-        """Back to drawing at once; whatever waits is drawn now (or dropped: the window is closing)."""
-        self.active = False
-        while self.waiting:
-            gate = self.waiting.pop(0)
-            if draw:
-                gate.draw_if_changed()
+        """The run has ended. What still waits keeps its turn, one gate per turn as before, and until
+        it is all drawn new requests queue behind it; then back to drawing at once. Drawn all in one
+        go, the final trace and its follow-ups (the projection, the surprisal) froze the window for
+        70-200 ms at the end of every Run. `draw=False` (the window is closing) drops what waits."""
+        if not draw:
+            self.waiting.clear()
+        if self.waiting:
+            self.draining = True
+            if self.timer is not None and not self.timer.isActive():
+                self.timer.start()
+        else:
+            self.active = self.draining = False
 
 
 class RedrawGate:

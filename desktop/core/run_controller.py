@@ -4,7 +4,7 @@ The worker generates faster than every panel can redraw. While a run is on, the 
 trace (and the newest projection) wait here and land at most every `RUN_REDRAW_MS`; the
 window's `RedrawStagger` spreads the panels' redraws over event-loop turns, so clicks and
 keys get through between tokens. When the run ends (a stop reason, Cancel, an error or the
-window closing) everything goes back to drawing at once.
+window closing) the panels still waiting finish one per turn, and then redraws happen at once again.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class RunController(QObject):
                     self._timer.start()
                 return
             self._trace = self._projection = None
+            self._show_trace(answer)  # before the end: the panels take it one per turn, not all at once
             self.end()
-            self._show_trace(answer)
         elif isinstance(answer, ProjectionResult):
             waiting = self._trace
             if waiting is not None and answer.trace_id == waiting.trace_id:
@@ -88,8 +88,11 @@ class RunController(QObject):
                              trace.n_new / max(trace.max_new_tokens, 1))
 
     def end(self, draw: bool = True) -> None:
-        """Back to drawing at once (`draw=False`: the window is closing, drop what waits)."""
+        """The run is over (`draw=False`: the window is closing, drop what waits, also what still
+        waits from a run that has already ended)."""
         if not self.active:
+            if not draw:
+                self._stagger.finish(draw=False)
             return
         self.request_id = 0
         self._timer.stop()

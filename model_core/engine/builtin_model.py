@@ -9,7 +9,9 @@ the shown top-5 probabilities by up to 2e-3.
 
 The packaged app carries not that 517 MB copy but the GGUF's own quantised blocks (97 MB,
 `gguf_blocks`), with their digest; its first start expands them into the same float32 cache
-with the gguf package's dequantisers (about 3 s), bit-identical to the conversion above.
+with the gguf package's dequantisers (about 3 s), bit-identical to the conversion above. That
+needs no torch, so the model process starts it as soon as the window asks for the built-in model
+(`prepare_ahead`), while its own imports of torch and transformers are still running.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -73,10 +76,50 @@ def is_cached() -> bool:
     return bundled_dir() is not None or (converted_dir() / COMPLETE_MARKER).exists()
 
 
+_ahead: threading.Thread | None = None  # the expansion `prepare_ahead` started, if any
+
+
+def needs_expanding() -> bool:
+    """A packaged app's first start: the shipped blocks are not yet expanded into the cache."""
+    bundled = bundled_dir()
+    return (bundled is not None and not (bundled / WEIGHTS_FILE).exists()
+            and not (converted_dir() / COMPLETE_MARKER).exists())
+
+
+def prepare_ahead() -> None:
+    """Start expanding the shipped blocks in a thread of their own, ahead of the load that needs them.
+
+    Why: on a packaged app's first start the expansion (about 2 s of numpy, which mostly runs
+    without the interpreter lock) would otherwise begin only after torch and transformers are
+    imported (about 4 s); started early it runs on the core the window no longer needs once
+    drawn. The load waits for it (`ensure_builtin`); if it fails, the load expands again itself
+    and says what went wrong."""
+    global _ahead
+    if _ahead is None and needs_expanding():
+        _ahead = threading.Thread(target=_expand_quietly, name="prepare-builtin-model", daemon=True)
+        _ahead.start()
+
+
+def _expand_quietly() -> None:
+    with contextlib.suppress(Exception):
+        ensure_builtin()
+
+
+def _wait_for_ahead(progress: Progress) -> None:
+    ahead = _ahead
+    if ahead is None or ahead is threading.current_thread() or not ahead.is_alive():
+        return
+    progress.report("Preparing the built-in model (a few seconds, once)…", -1.0)
+    while ahead.is_alive():
+        progress.check()  # Cancel stops the wait; the expansion finishes for the next load
+        ahead.join(0.1)
+
+
 def ensure_builtin(progress: Progress | None = None) -> Path:
     """Return a folder holding the converted built-in model, fetching and converting it if needed
     (or, in a packaged app, expanding the blocks it ships)."""
     progress = progress or silent()
+    _wait_for_ahead(progress)
     bundled = bundled_dir()
     if bundled is not None and (bundled / WEIGHTS_FILE).exists():
         return bundled  # an older bundle that ships the float32 copy itself

@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 from desktop.core.requests import tracing as t
+from model_core.thread_budget import model_threads
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the model process needs a POSIX socket hand-over")
 
@@ -57,6 +58,9 @@ WINDOWLESS = textwrap.dedent("""
     def on_loaded(answer):
         events.append(("loaded", answer.info.n_layers))
         if sum(1 for e in events if e[0] == "loaded") == 1:
+            with open(f"/proc/{client.worker.pid}/environ", "rb") as f:
+                pools = sorted(v.decode() for v in f.read().split(b"\\0") if v.startswith(b"OPENBLAS_NUM_THREADS="))
+            print("POOLS", pools, flush=True)
             trace_asker.ask(t.TraceRequest("Hello world", max_new_tokens=5))
         else:
             finish(0)
@@ -87,6 +91,9 @@ def test_a_windowless_client_traces_steps_and_survives_its_process_being_killed(
     assert "model process stopped" in failure and "killed" in failure, failure
     # The window's process decoded every answer without importing the engine.
     assert "TORCH False False" in out, out
+    # The model process's BLAS pools were sized before numpy started them: one core stays the window's.
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        assert f"POOLS ['OPENBLAS_NUM_THREADS={model_threads()}']" in out, out
 
 
 @pytest.fixture

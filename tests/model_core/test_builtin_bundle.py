@@ -77,3 +77,48 @@ def test_a_damaged_bundle_is_refused_and_nothing_is_cached(bundle, fresh_cache, 
         builtin_model.ensure_builtin()
     target = builtin_model.converted_dir()
     assert not target.exists() and list(target.parent.glob(target.name + ".*")) == []
+
+
+def test_the_expansion_starts_ahead_and_the_load_waits_for_it(bundle, fresh_cache, monkeypatch):
+    """The model process starts expanding as the window's load request arrives, while torch is still
+    being imported; the load then waits for that expansion instead of doing its own."""
+    from model_core.engine import gguf_blocks
+    from model_core.progress import Progress
+
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(bundle))
+    monkeypatch.setattr(builtin_model, "_ahead", None)
+    expansions = []
+    real_expand = gguf_blocks.expand
+
+    def counted(*args, **kwargs):
+        expansions.append(args)
+        return real_expand(*args, **kwargs)
+
+    monkeypatch.setattr(gguf_blocks, "expand", counted)
+    assert builtin_model.needs_expanding()
+    builtin_model.prepare_ahead()
+    assert builtin_model._ahead is not None and builtin_model._ahead.is_alive()
+    said = []
+    folder = builtin_model.ensure_builtin(Progress(callback=lambda message, _f: said.append(message)))
+    assert not builtin_model._ahead.is_alive()
+    assert (folder / builtin_model.COMPLETE_MARKER).exists() and not builtin_model.needs_expanding()
+    assert len(expansions) == 1  # the load found the expansion done, it did not expand again
+    assert said and said[0].startswith("Preparing the built-in model")
+    monkeypatch.setattr(builtin_model, "_ahead", None)
+    builtin_model.prepare_ahead()  # expanded already: not started again
+    assert builtin_model._ahead is None and len(expansions) == 1
+
+
+def test_a_failed_expansion_ahead_leaves_the_load_to_say_why(bundle, fresh_cache, monkeypatch, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bundle, damaged)
+    blocks = damaged / builtin_model.BLOCKS_FILE
+    data = bytearray(blocks.read_bytes())
+    data[-100] ^= 0xFF
+    blocks.write_bytes(bytes(data))
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged))
+    monkeypatch.setattr(builtin_model, "_ahead", None)
+    builtin_model.prepare_ahead()
+    builtin_model._ahead.join(60)
+    with pytest.raises(ModelLoadError, match="damaged"):  # the load checks again and says it in words
+        builtin_model.ensure_builtin()

@@ -65,12 +65,15 @@ class ForwardToWindow(logging.Handler):
 
 def read_window(channel: Channel, requests: queue.Queue, runner) -> None:
     """The reading thread: controls act now, requests wait their turn."""
+    from desktop.core.requests.tracing import prepare_ahead
+
     try:
         while True:
             message = unpack_plain(*channel.receive())
             kind = message[0]
             if kind == "request":
                 requests.put(message[1])
+                prepare_ahead(message[1])  # begun now, while the main thread still imports the engine
             elif kind == "stale":
                 runner.stale.add(message[1])
             elif kind == "cancel":

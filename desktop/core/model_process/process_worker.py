@@ -25,6 +25,7 @@ from desktop.core.model_process.channel import Channel, ChannelClosed
 from desktop.core.model_process.codec import AnswerDecoder, pack_plain
 from desktop.core.request_runner import StaleRequests
 from desktop.core.requests import Request, next_request_id
+from model_core.thread_budget import limited_environment
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class ModelProcess:
         ours, theirs = socket.socketpair()
         try:
             self.popen = subprocess.Popen(model_process_command(theirs.fileno()), pass_fds=(theirs.fileno(),),
-                                          stdin=subprocess.DEVNULL, close_fds=True)
+                                          stdin=subprocess.DEVNULL, close_fds=True, env=limited_environment())
         finally:
             theirs.close()
         self.channel = Channel(ours)

@@ -8,7 +8,6 @@ projection and the surprisal), so the first picture never waits for them.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,19 +219,34 @@ def import_engine() -> None:
     import model_core.engine.stepper  # noqa: F401
 
 
+def prepare_ahead(request: Request) -> None:
+    """Start what a load can do before the engine is imported (the model process's reading thread
+    calls this as the request arrives): expanding a packaged app's built-in model needs numpy,
+    not torch (`builtin_model.prepare_ahead`)."""
+    if not isinstance(request, LoadRequest):
+        return
+    from model_core.engine import builtin_model
+    from model_core.engine.model_spec import classify
+    from model_core.errors import ModelLoadError
+
+    try:
+        if classify(request.spec)[0] == "builtin":
+            builtin_model.prepare_ahead()
+    except ModelLoadError:
+        pass  # the load itself says what is wrong with the choice
+
+
 @handles(LoadRequest)
 def load(session: WorkerSession, request: LoadRequest) -> LoadedResult:
     session.progress.report("Starting the model engine (torch, transformers)…", -1.0)
     # torch and transformers are imported here, in this thread, the first time: the window is
     # already on screen meanwhile (nothing the GUI thread imports pulls them in).
-    import torch
-
     from model_core.engine.loading import load_model
     from model_core.engine.stepper import Stepper
+    from model_core.engine.thread_limits import leave_a_core
     from model_core.engine.vocab_labels import vocab_labels
 
-    # Process-wide: leave one core to the GUI thread so the window stays responsive.
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    leave_a_core()  # process-wide: torch's and every BLAS pool keep off the window's core
     options = request.options
     # A load that cannot fit is refused by the engine before it allocates; the old model stays.
     lm = load_model(request.spec, device=request.device, progress=session.progress, dtype=options.dtype,
