@@ -120,6 +120,10 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
     def selected(self) -> int | None:
         return self._selected
 
+    def n_tokens(self) -> int:
+        """How many tokens the plot shows now (its data can lag a newer trace still waiting to be drawn)."""
+        return int(self._points.shape[1])
+
     def set_axis_labels(self, x: str, y: str) -> None:
         """Axis titles, e.g. "PC 1" / "PC 2"."""
         style = {"color": self._theme.foreground, "font-size": f"{self._font_size:g}pt"}

@@ -67,6 +67,8 @@ class TrajectoryPanel(QWidget):
         """Only a new position moves the highlight; layer and head changes mean nothing here."""
         if self.gate.stale or not self.gate.shown:
             return  # drawn in full when the tab comes back
-        position, projection = self.state.selection.position, self.state.projection
-        if projection is not None and self.plot.selected() != position and position < projection.points.shape[1]:
+        # Against what the plot shows, not the newest projection: during and just after a Run its
+        # redraw may still wait its turn (RedrawStagger), and then draws the selection itself.
+        position = self.state.selection.position
+        if self.plot.selected() != position and position < self.plot.n_tokens():
             self.plot.set_selected(position)
