@@ -16,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.core.model_process.child import main as model_process
 
         return model_process(argv[1:])
+    if argv[:1] == ["--expand-builtin"]:  # the packaged app expanding its built-in model, ahead of the load
+        from model_core.engine.builtin_model import expand_main
+
+        return expand_main()
     from model_core.cli import COMMAND_NAMES, run
 
     if argv and argv[0] in COMMAND_NAMES:

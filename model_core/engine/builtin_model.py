@@ -10,8 +10,9 @@ the shown top-5 probabilities by up to 2e-3.
 The packaged app carries not that 517 MB copy but the GGUF's own quantised blocks (97 MB,
 `gguf_blocks`), with their digest; its first start expands them into the same float32 cache
 with the gguf package's dequantisers (about 3 s), bit-identical to the conversion above. That
-needs no torch, so the model process starts it as soon as the window asks for the built-in model
-(`prepare_ahead`), while its own imports of torch and transformers are still running.
+needs no torch, so the model process starts it, in a process of its own, as soon as the window
+asks for the built-in model (`prepare_ahead`), while its own imports of torch and transformers
+are still running.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import html.parser
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -76,7 +77,8 @@ def is_cached() -> bool:
     return bundled_dir() is not None or (converted_dir() / COMPLETE_MARKER).exists()
 
 
-_ahead: threading.Thread | None = None  # the expansion `prepare_ahead` started, if any
+EXPAND_FLAG = "--expand-builtin"  # `logitscope --expand-builtin`: the packaged app's own expansion process
+_ahead: subprocess.Popen | None = None  # the expansion `prepare_ahead` started, if any
 
 
 def needs_expanding() -> bool:
@@ -86,33 +88,49 @@ def needs_expanding() -> bool:
             and not (converted_dir() / COMPLETE_MARKER).exists())
 
 
-def prepare_ahead() -> None:
-    """Start expanding the shipped blocks in a thread of their own, ahead of the load that needs them.
+def expand_command() -> list[str]:
+    """How to run `expand_main` in a process of its own, with this interpreter or this packaged app."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, EXPAND_FLAG]
+    return [sys.executable, "-m", "model_core.engine.builtin_model", EXPAND_FLAG]
 
-    Why: on a packaged app's first start the expansion (about 2 s of numpy, which mostly runs
-    without the interpreter lock) would otherwise begin only after torch and transformers are
-    imported (about 4 s); started early it runs on the core the window no longer needs once
-    drawn. The load waits for it (`ensure_builtin`); if it fails, the load expands again itself
-    and says what went wrong."""
+
+def prepare_ahead() -> None:
+    """Start expanding the shipped blocks in a process of its own, ahead of the load that needs them.
+
+    Why: on a packaged app's first start the expansion (about 2.5 s) would otherwise begin only
+    after torch and transformers are imported (about 4 s). A thread beside those imports gained
+    nothing: both hold the interpreter lock most of the time, so each slowed the other by as much
+    as it saved (measured: loaded at 6.6-7.2 s either way). A process runs on the core the window
+    no longer needs once drawn: loaded at 4.8 s against 6.7 s. The load waits for it
+    (`ensure_builtin`); if it fails, the load expands again itself and says what went wrong."""
     global _ahead
     if _ahead is None and needs_expanding():
-        _ahead = threading.Thread(target=_expand_quietly, name="prepare-builtin-model", daemon=True)
-        _ahead.start()
-
-
-def _expand_quietly() -> None:
-    with contextlib.suppress(Exception):
-        ensure_builtin()
+        try:
+            _ahead = subprocess.Popen(expand_command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, close_fds=True)
+        except OSError:
+            _ahead = None  # the load expands it itself
 
 
 def _wait_for_ahead(progress: Progress) -> None:
     ahead = _ahead
-    if ahead is None or ahead is threading.current_thread() or not ahead.is_alive():
+    if ahead is None or ahead.poll() is not None:
         return
     progress.report("Preparing the built-in model (a few seconds, once)…", -1.0)
-    while ahead.is_alive():
+    while ahead.poll() is None:
         progress.check()  # Cancel stops the wait; the expansion finishes for the next load
-        ahead.join(0.1)
+        time.sleep(0.05)
+
+
+def expand_main() -> int:
+    """The expansion process: expand if still needed (0), or fail quietly (1) and leave the
+    load to do it and explain."""
+    try:
+        ensure_builtin()
+    except Exception:  # noqa: BLE001  (the load reports it, in words, when it expands again)
+        return 1
+    return 0
 
 
 def ensure_builtin(progress: Progress | None = None) -> Path:
@@ -373,3 +391,7 @@ def _convert(gguf: Path, licence: str, target: Path, progress: Progress) -> None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     progress.report("Built-in model ready.", 1.0)
+
+
+if __name__ == "__main__":
+    sys.exit(expand_main())

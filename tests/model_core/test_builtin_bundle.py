@@ -80,33 +80,31 @@ def test_a_damaged_bundle_is_refused_and_nothing_is_cached(bundle, fresh_cache, 
 
 
 def test_the_expansion_starts_ahead_and_the_load_waits_for_it(bundle, fresh_cache, monkeypatch):
-    """The model process starts expanding as the window's load request arrives, while torch is still
-    being imported; the load then waits for that expansion instead of doing its own."""
+    """The model process starts expanding, in a process of its own, as the window's load request
+    arrives, while torch is still being imported; the load then waits for that expansion instead
+    of doing its own."""
     from model_core.engine import gguf_blocks
     from model_core.progress import Progress
 
     monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(bundle))
     monkeypatch.setattr(builtin_model, "_ahead", None)
-    expansions = []
-    real_expand = gguf_blocks.expand
 
-    def counted(*args, **kwargs):
-        expansions.append(args)
-        return real_expand(*args, **kwargs)
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("the load expanded the blocks itself instead of waiting")
 
-    monkeypatch.setattr(gguf_blocks, "expand", counted)
+    monkeypatch.setattr(gguf_blocks, "expand", not_here)  # in this process only
     assert builtin_model.needs_expanding()
     builtin_model.prepare_ahead()
-    assert builtin_model._ahead is not None and builtin_model._ahead.is_alive()
+    ahead = builtin_model._ahead
+    assert ahead is not None and ahead.poll() is None  # running, in another process
     said = []
     folder = builtin_model.ensure_builtin(Progress(callback=lambda message, _f: said.append(message)))
-    assert not builtin_model._ahead.is_alive()
+    assert ahead.returncode == 0
     assert (folder / builtin_model.COMPLETE_MARKER).exists() and not builtin_model.needs_expanding()
-    assert len(expansions) == 1  # the load found the expansion done, it did not expand again
     assert said and said[0].startswith("Preparing the built-in model")
     monkeypatch.setattr(builtin_model, "_ahead", None)
     builtin_model.prepare_ahead()  # expanded already: not started again
-    assert builtin_model._ahead is None and len(expansions) == 1
+    assert builtin_model._ahead is None
 
 
 def test_a_failed_expansion_ahead_leaves_the_load_to_say_why(bundle, fresh_cache, monkeypatch, tmp_path):
@@ -119,6 +117,19 @@ def test_a_failed_expansion_ahead_leaves_the_load_to_say_why(bundle, fresh_cache
     monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged))
     monkeypatch.setattr(builtin_model, "_ahead", None)
     builtin_model.prepare_ahead()
-    builtin_model._ahead.join(60)
-    with pytest.raises(ModelLoadError, match="damaged"):  # the load checks again and says it in words
+    assert builtin_model._ahead.wait(120) == 1  # it failed quietly...
+    with pytest.raises(ModelLoadError, match="damaged"):  # ...and the load checks again and says it in words
         builtin_model.ensure_builtin()
+
+
+def test_the_packaged_apps_executable_runs_the_expansion(bundle, fresh_cache, monkeypatch):
+    """`logitscope --expand-builtin` is what a frozen app runs as its expansion process (`expand_command`)."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(bundle))
+    done = subprocess.run([sys.executable, "-m", "desktop.entry", builtin_model.EXPAND_FLAG], env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not builtin_model.needs_expanding()
