@@ -92,7 +92,7 @@ class ModelClient(QObject):
         runs in a process of its own (`model_process/`) unless `in_process` is False, or, when it is
         None, LOGITSCOPE_MODEL_THREAD=1 says to run it in a thread of this process."""
         super().__init__(parent)
-        from desktop.core.model_process.process_worker import process_wanted
+        from desktop.core.model_process.spawn import process_wanted
 
         self.stale = StaleRequests()
         self._routes: dict[int, _Route] = {}

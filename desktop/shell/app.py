@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-    from desktop.core.model_process.process_worker import start_early
+    from desktop.core.model_process.spawn import start_early
 
-    start_early()  # its imports take seconds: they run on the other core while the window is built
+    start_early()  # if `desktop.entry` has not already; its imports take seconds, beside the window's
     if args.smoke_test:
         from desktop.shell.offscreen import use_desktop_sized_offscreen
 

@@ -72,3 +72,35 @@ def test_a_window_that_fails_to_build_says_why_and_exits_non_zero(tmp_path):
     assert out.returncode == 1
     assert "could not open its window: RuntimeError: the docks would not fit" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+EARLY_SPAWN = """
+import sys
+from desktop import entry
+from desktop.core.model_process import spawn
+seen = []
+spawn.start_early = lambda: seen.append(sorted(m for m in ("numpy", "PySide6", "model_core.cli") if m in sys.modules))
+try:
+    entry.main(sys.argv[1:])
+except SystemExit:
+    pass
+print("SEEN", seen)
+"""
+
+
+def test_the_window_path_starts_the_model_process_before_any_heavy_import():
+    """The first trace waits on the model process alone, so it is started before numpy, Qt or the
+    command line are imported; a subcommand starts none."""
+    env = {**os.environ, "LOGITSCOPE_MODEL_THREAD": "0", "QT_QPA_PLATFORM": "offscreen"}
+
+    def seen(*argv: str) -> str:
+        done = subprocess.run([sys.executable, "-c", EARLY_SPAWN, *argv], capture_output=True, text=True,
+                              timeout=120, env=env)
+        return next(line for line in done.stdout.splitlines() if line.startswith("SEEN"))
+
+    assert seen("--no-such-option") == "SEEN [[]]"  # a usage error: the process sees its socket close
+    assert seen("trace", "--help") == "SEEN []"
+    from desktop.entry import could_be_a_command
+
+    assert could_be_a_command(["generate"]) and not could_be_a_command(["my.logitscope.json"])
+    assert not could_be_a_command([]) and not could_be_a_command(["--fresh"])

@@ -13,44 +13,30 @@ and a fresh process is started, so the next load works; `ModelClient` fails what
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import subprocess
-import sys
 import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop.core.model_process import spawn as spawn_module
 from desktop.core.model_process.channel import Channel, ChannelClosed
 from desktop.core.model_process.codec import AnswerDecoder, pack_plain
+from desktop.core.model_process.spawn import Spawned, spawn
 from desktop.core.request_runner import StaleRequests
 from desktop.core.requests import Request, next_request_id
-from model_core.thread_budget import limited_environment
 
 log = logging.getLogger(__name__)
 
-FLAG = "--model-process"  # `logitscope --model-process FD` runs the model process in the packaged app
 QUIT_WAIT_S = 5.0  # how long a closing window waits for the process to finish before killing it
-
-
-def model_process_command(fd: int) -> list[str]:
-    """How to start the model process with this interpreter (or this packaged app)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, FLAG, str(fd)]
-    return [sys.executable, "-m", "desktop.core.model_process.child", str(fd)]
 
 
 class ModelProcess:
     """A started model process and the window's end of its socket."""
 
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            self.popen = subprocess.Popen(model_process_command(theirs.fileno()), pass_fds=(theirs.fileno(),),
-                                          stdin=subprocess.DEVNULL, close_fds=True, env=limited_environment())
-        finally:
-            theirs.close()
-        self.channel = Channel(ours)
+    def __init__(self, spawned: Spawned | None = None) -> None:
+        spawned = spawned or spawn()
+        self.popen = spawned.popen
+        self.channel = Channel(spawned.socket)
 
     @property
     def pid(self) -> int:
@@ -68,29 +54,6 @@ class ModelProcess:
             self.popen.kill()
             self.popen.wait()
         self.channel.close()
-
-
-_early: ModelProcess | None = None
-
-
-def start_early() -> None:
-    """Start the model process first thing at launch, so its imports (torch, transformers: seconds)
-    run on the other core while the window is built. The first `ProcessWorker` takes it over."""
-    global _early
-    if _early is None and process_wanted():
-        _early = ModelProcess()
-
-
-def _take_early() -> ModelProcess | None:
-    global _early
-    process, _early = _early, None
-    return process
-
-
-def process_wanted() -> bool:
-    """The model runs in a process of its own unless LOGITSCOPE_MODEL_THREAD=1 (the tests, which
-    start hundreds of windows) or the platform cannot hand a socket to a child (Windows)."""
-    return os.environ.get("LOGITSCOPE_MODEL_THREAD", "") != "1" and os.name == "posix"
 
 
 class ProcessWorker(QObject):
@@ -115,7 +78,7 @@ class ProcessWorker(QObject):
 
     def start(self) -> None:
         if self._process is None and not self._stopping:
-            self._process = _take_early() or ModelProcess()
+            self._process = ModelProcess(spawn_module.take_early())
             threading.Thread(target=self._read, args=(self._process,), name="model-process-reader",
                              daemon=True).start()
             pending, self._pending = self._pending, []
