@@ -36,6 +36,18 @@ def fresh_cache(tmp_path, monkeypatch) -> Path:
     return reference
 
 
+@pytest.fixture
+def damaged_bundle(bundle, tmp_path) -> Path:
+    """A copy of the bundle with one byte of its blocks flipped: its checksum no longer matches."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bundle, damaged)
+    blocks = damaged / builtin_model.BLOCKS_FILE
+    data = bytearray(blocks.read_bytes())
+    data[-100] ^= 0xFF
+    blocks.write_bytes(bytes(data))
+    return damaged
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
 
@@ -65,14 +77,8 @@ def test_first_start_expands_to_exactly_the_converted_weights(bundle, fresh_cach
     assert 0.96 < float(trace.next_probs.max()) < 0.99
 
 
-def test_a_damaged_bundle_is_refused_and_nothing_is_cached(bundle, fresh_cache, monkeypatch, tmp_path):
-    damaged = tmp_path / "damaged"
-    shutil.copytree(bundle, damaged)
-    blocks = damaged / builtin_model.BLOCKS_FILE
-    data = bytearray(blocks.read_bytes())
-    data[-100] ^= 0xFF
-    blocks.write_bytes(bytes(data))
-    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged))
+def test_a_damaged_bundle_is_refused_and_nothing_is_cached(damaged_bundle, fresh_cache, monkeypatch):
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged_bundle))
     with pytest.raises(ModelLoadError, match="damaged"):
         builtin_model.ensure_builtin()
     target = builtin_model.converted_dir()
@@ -107,14 +113,8 @@ def test_the_expansion_starts_ahead_and_the_load_waits_for_it(bundle, fresh_cach
     assert builtin_model._ahead is None
 
 
-def test_a_failed_expansion_ahead_leaves_the_load_to_say_why(bundle, fresh_cache, monkeypatch, tmp_path):
-    damaged = tmp_path / "damaged"
-    shutil.copytree(bundle, damaged)
-    blocks = damaged / builtin_model.BLOCKS_FILE
-    data = bytearray(blocks.read_bytes())
-    data[-100] ^= 0xFF
-    blocks.write_bytes(bytes(data))
-    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged))
+def test_a_failed_expansion_ahead_leaves_the_load_to_say_why(damaged_bundle, fresh_cache, monkeypatch):
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged_bundle))
     monkeypatch.setattr(builtin_model, "_ahead", None)
     builtin_model.prepare_ahead()
     assert builtin_model._ahead.wait(120) == 1  # it failed quietly...

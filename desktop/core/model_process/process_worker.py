@@ -18,10 +18,9 @@ import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.core.model_process import spawn as spawn_module
 from desktop.core.model_process.channel import Channel, ChannelClosed
 from desktop.core.model_process.codec import AnswerDecoder, pack_plain
-from desktop.core.model_process.spawn import Spawned, spawn
+from desktop.core.model_process.spawn import Spawned, spawn, take_early
 from desktop.core.request_runner import StaleRequests
 from desktop.core.requests import Request, next_request_id
 
@@ -78,7 +77,7 @@ class ProcessWorker(QObject):
 
     def start(self) -> None:
         if self._process is None and not self._stopping:
-            self._process = ModelProcess(spawn_module.take_early())
+            self._process = ModelProcess(take_early())
             threading.Thread(target=self._read, args=(self._process,), name="model-process-reader",
                              daemon=True).start()
             pending, self._pending = self._pending, []
