@@ -54,6 +54,7 @@ SHORT_SCREEN = 900  # px of height below which the normal layout tabs the trajec
 CHAT_PROMPT_SHARE = 0.36  # of the height: the prompt row in chat mode (the conversation beside its chips)
 TOGGLE_KEY = "F5"
 NOTICE_MS = 4000  # how long a confirmation replaces the key legend
+FULL_SCREEN_WAIT_MS = 400  # then, if no window manager made the window full screen, it sizes itself
 # The views the number keys 1-9 put in the main place, in order (unknown keys are skipped); any
 # other dock a lesson or a click asks for goes there too.
 MAIN_VIEWS = ("attention", "trajectories", "lens", "heads", "qkv", "mlp", "tokenizers", "embeddings", "anatomy")
@@ -240,6 +241,8 @@ class PresentationMode(QObject):
         self.main_view = MAIN_VIEWS[0]  # the dock in the main place (kept for the next time)
         self._refit = QTimer(self, singleShot=True, interval=0)  # the layout's sizes, once a resize has landed
         self._refit.timeout.connect(self._fit_docks)
+        self._claim = QTimer(self, singleShot=True, interval=FULL_SCREEN_WAIT_MS)
+        self._claim.timeout.connect(self._claim_screen)
         self._saved: dict = {}
         self.action = QAction("Presentation mode", window, checkable=True)
         self.action.setShortcut(QKeySequence(TOGGLE_KEY))
@@ -447,6 +450,8 @@ class PresentationMode(QObject):
             return
         screen = window.screen()
         if window.isFullScreen() and screen is not None and window.size() != screen.geometry().size():
+            if not self._claim.isActive():
+                self._claim.start()
             return  # the full-screen size is on its way; its resize event lays out again
         docks = window.docks
         legend = self.legend.height() if self.legend is not None and self.legend.isVisible() else 0
@@ -475,6 +480,17 @@ class PresentationMode(QObject):
             self.legend.place()
         window.layout().activate()  # the docks take their new sizes now, not on a later turn
         self.laid_out.emit()
+
+    def _claim_screen(self) -> None:
+        """Full screen with no window manager (a bare X server, a kiosk) is only a flag: the window
+        keeps its size, which may even overhang the screen and cut off the key legend. Take the
+        screen's geometry ourselves; the resize that follows lays the docks out."""
+        window, screen = self.window, self.window.screen()
+        if self.active and window.isFullScreen() and screen is not None \
+                and window.size() != screen.geometry().size():
+            window.setMinimumSize(1, 1)  # the normal layout's minimum may be taller than the screen
+            window.setGeometry(screen.geometry())  # which drops the full-screen state; put it back
+            window.setWindowState(window.windowState() | Qt.WindowState.WindowFullScreen)
 
     def _font_widgets(self) -> list[QWidget]:
         return [w for w in self.window.findChildren(QWidget) if callable(getattr(w, "set_font_size", None))]

@@ -244,8 +244,8 @@ class MainWindow(QMainWindow):
         room_w, room_h = available.width() - extra_w, available.height() - extra_h
         hint = self.layout().minimumSize() if self.layout() is not None else self.minimumSizeHint()
         self.setMinimumSize(min(hint.width(), room_w), min(hint.height(), room_h))
-        if self.isMaximized():
-            return
+        if self.isMaximized() and available.contains(frame):
+            return  # a window manager maximized it; with none, "maximized" is only a flag
         width, height = min(inner.width(), room_w), min(inner.height(), room_h)
         x = min(max(frame.x(), available.x()), available.x() + available.width() - (width + extra_w))
         y = min(max(frame.y(), available.y()), available.y() + available.height() - (height + extra_h))

@@ -247,6 +247,37 @@ def _in_window(widget, window):
     return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
 
 
+def test_full_screen_that_no_window_manager_applies_takes_the_screen(window, qtbot):
+    """On a bare X server full screen is only a flag: the window kept its size, overhung a
+    1366×768 screen by 6 px and cut the legend's second row, and the docks kept the normal split."""
+    mode, screen = window.presentation, window.screen().geometry()
+    with qtbot.waitSignal(mode.laid_out, timeout=5_000):
+        mode.enter()
+    window.resize(screen.width() - 200, screen.height() + 6)  # as if no window manager had resized it
+    window.setWindowState(window.windowState() | Qt.WindowState.WindowFullScreen)
+    assert window.isFullScreen() and window.size() != screen.size()
+    with qtbot.waitSignal(mode.laid_out, timeout=5_000):
+        mode.fit_docks()  # what entering does once the event loop turns
+    assert window.isFullScreen() and window.size() == screen.size()
+    legend = _in_window(mode.legend, window)
+    assert legend.bottom() == screen.height() - 1  # the whole legend on the screen
+    prompt = window.docks["prompt"]
+    assert prompt.height() <= prompt.widget().minimumSizeHint().height() + 24 + 1 or \
+        prompt.height() <= screen.height() * presentation.PROMPT_SHARE + 1  # the presentation split
+
+
+def test_a_maximized_window_that_overhangs_the_screen_is_brought_inside(make_window, qtbot, monkeypatch):
+    """With no window manager "maximized" is only a flag too (offscreen Qt applies it, so the flag
+    is faked here): the window is brought inside the screen instead of trusting the flag."""
+    window = make_window(prompt=CAPITAL)
+    available = window.screen().availableGeometry()
+    window.resize(available.width(), available.height() + 40)
+    qtbot.waitUntil(lambda: window.height() == available.height() + 40, timeout=2_000)
+    monkeypatch.setattr(window, "isMaximized", lambda: True)
+    window.fit_to_screen()
+    qtbot.waitUntil(lambda: available.contains(window.frameGeometry()), timeout=2_000)
+
+
 def test_legend_is_a_bottom_bar_that_covers_no_panel(window, qtbot):
     mode = window.presentation
     mode.enter()
