@@ -54,6 +54,7 @@ class TraceController(QObject):
         self._loaded_request: t.LoadRequest | None = None  # how the model on screen was loaded
         self._reloaded_at = -RELOAD_AGAIN_AFTER_S
         self._lost = ""  # why the model process ended, while its model loads again
+        self._lost_also: list[str] = []  # what else went with it (a panel says, see lost_with_process)
         client.model_lost.connect(self._on_model_lost)
 
     # -- asking ----------------------------------------------------------------------------------
@@ -191,8 +192,15 @@ class TraceController(QObject):
         if now - self._reloaded_at < RELOAD_AGAIN_AFTER_S:
             self.failed.emit(f"{reason} It stopped again soon after; choose a model to go on.")
             return
-        self._reloaded_at, self._lost = now, reason
+        self._reloaded_at, self._lost, self._lost_also = now, reason, []
         self.load(request.spec, request.device, request.options)
+
+    def lost_with_process(self, what: str) -> None:
+        """Something a panel had in the model process that did not come back with the reload (the
+        second model of Side by side): the banner after the reload names it with the rest. Panels
+        call this from their own `client.model_lost` slot, which runs after this controller's."""
+        if self._lost:
+            self._lost_also.append(what)
 
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
         self.done.emit()
@@ -224,8 +232,9 @@ class TraceController(QObject):
             self.succeeded.emit()
             if self._lost:  # the first trace after the model was loaded again: say what happened, once
                 lost, self._lost = self._lost, ""
+                gone = ["tokens generated before", "interventions", *self._lost_also]
                 self.failed.emit(f"{lost} The model was loaded again in a new one and the prompt traced again; "
-                                 "tokens generated before and interventions are gone.")
+                                 f"{', '.join(gone[:-1])} and {gone[-1]} are gone.")
         self.state.set_trace(result)
         info = self.state.info
         n = result.trace.n_tokens

@@ -12,7 +12,11 @@ with its logit lens), and the panel shows
 A second model can be loaded beside the first (*Load alongside*): the model thread first checks that
 its weights fit in the memory left and refuses, saying so, before allocating anything; it is kept
 only if it has the same tokenizer. *Current run on the second model* then traces the current side
-with it. Loading another first model drops the second (its tokenizer was checked against the old one). The comparison exports as CSV or .npz, the panel as an image.
+with it. Loading another first model drops the second (its tokenizer was checked against the old one);
+so does a model process that stops by itself: only the first model is loaded again (the second may be
+what used the memory up), and the note and the banner say so.
+
+The comparison exports as CSV or .npz, the panel as an image.
 """
 
 from __future__ import annotations
@@ -149,6 +153,8 @@ class ComparePanel(QWidget):
         self.second_button.clicked.connect(lambda: self.load_second(self.second_spec.text().strip()))
         self.second_spec.returnPressed.connect(lambda: self.load_second(self.second_spec.text().strip()))
         self.second_drop.clicked.connect(lambda: self.load_second(""))
+        ctx.client.model_lost.connect(self._on_process_lost)
+        self._traces = ctx.traces
         self.on_second.toggled.connect(lambda _on: self.gate.request())
         state.model_changed.connect(self._on_model)
         self.gate = ctx.gate(self._redraw, self._key)
@@ -196,6 +202,21 @@ class ComparePanel(QWidget):
         self.note.setText("Loading the second model was cancelled." if cancelled
                           else f"The second model was not loaded: {message}")
         self._enable()
+
+    def _on_process_lost(self, _reason: str) -> None:
+        """The model process ended by itself and the first model is loaded again in a new one; the
+        second is not (it may be what used up the memory): say so here and in the banner."""
+        name = self.second_name
+        if not name:
+            return
+        self.second_name = ""
+        self.on_second.setChecked(False)
+        self.second_button.setEnabled(True)
+        self.note.setText(f"The second model ({name}) went with the model process that stopped; "
+                          "Load alongside loads it again.")
+        self._traces.lost_with_process(f"the second model of Side by side ({name})")
+        self._enable()
+        self.gate.request()
 
     def pin(self) -> None:
         trace = self.state.trace

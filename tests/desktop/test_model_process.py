@@ -110,12 +110,18 @@ def test_the_window_with_its_model_in_a_process(in_process, make_window, tiny_gp
     with qtbot.waitSignal(window.state.trace_changed, timeout=30_000):
         window.generation_action(t.STEP)
     assert len(window.state.trace.tokens) == n + 1
+    compare = window.panel("compare")
+    compare.load_second(str(tiny_gpt2_dir))  # a second model for Side by side, in the same process
+    qtbot.waitUntil(lambda: compare.on_second.isEnabled(), timeout=30_000)
     pid = window.client.worker.pid
     os.kill(pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: window.client.worker.pid not in (None, pid), timeout=10_000)
     with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
         pass  # loaded again, and the prompt traced again
     assert "model process stopped" in window.banner.text() and "loaded again" in window.banner.text()
+    # The second model is not loaded again (it may be what used up the memory), and both places say so.
+    assert "second model of Side by side (tiny" in window.banner.text(), window.banner.text()
+    assert not compare.on_second.isEnabled() and "went with the model process" in compare.note.text()
     assert len(window.state.trace.tokens) == n
     with qtbot.waitSignal(window.state.trace_changed, timeout=30_000):
         window.generation_action(t.STEP)
