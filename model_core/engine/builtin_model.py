@@ -167,6 +167,7 @@ def bundle_source(progress: Progress | None = None) -> Path:
     progress = progress or silent()
     target = cache_root() / "builtin" / BUNDLE_NAME
     if (target / COMPLETE_MARKER).exists():
+        _ship_vocab_labels(target)  # a bundle made before the labels were shipped
         return target
     converted = ensure_builtin(progress)
     with tempfile.TemporaryDirectory(prefix="logitscope-builtin-") as tmp, _conversion_lock(target, progress):
@@ -187,7 +188,21 @@ def bundle_source(progress: Progress | None = None) -> Path:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+    _ship_vocab_labels(target)
     return target
+
+
+def _ship_vocab_labels(bundle: Path) -> None:
+    """The vocabulary's labels in the bundle, keyed by its tokenizer files (the expansion copies them
+    into the cache folder with the rest): a first start need not decode the vocabulary."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from model_core.engine.vocab_labels import SHIPPED_FILE, ship_vocab_labels
+
+    if (bundle / SHIPPED_FILE).exists():
+        return
+    tokenizer = AutoTokenizer.from_pretrained(bundle, trust_remote_code=False)  # as loading.py loads it
+    ship_vocab_labels(tokenizer, AutoConfig.from_pretrained(bundle).vocab_size, bundle)
 
 
 def _expand(bundled: Path, target: Path, progress: Progress) -> None:

@@ -77,6 +77,28 @@ def test_first_start_expands_to_exactly_the_converted_weights(bundle, fresh_cach
     assert 0.96 < float(trace.next_probs.max()) < 0.99
 
 
+def test_first_start_takes_the_vocabulary_labels_the_bundle_ships(bundle, fresh_cache, monkeypatch):
+    """The expansion brings the labels along: the first load from an empty cache does not decode the
+    vocabulary (0.25 s on the way to the first trace), and gets what decoding would give."""
+    from model_core.engine import vocab_labels as labels_module
+
+    assert (bundle / labels_module.SHIPPED_FILE).is_file()
+    reference = load_model(str(fresh_cache), device="cpu")
+    expected = labels_module.build_vocab_labels(reference.tokenizer, reference.info.vocab_size)
+    monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(bundle))
+    lm = load_model("builtin", device="cpu")  # expands into the empty cache
+    original = labels_module.build_vocab_labels
+    monkeypatch.setattr(labels_module, "build_vocab_labels", lambda *_: pytest.fail("decoded the vocabulary"))
+    assert labels_module.vocab_labels(lm.tokenizer, lm.info.vocab_size) == expected
+    assert not (builtin_model.cache_root() / "vocab-labels").exists()  # nothing built, nothing cached
+    # Labels shipped for other tokenizer files are not taken: they are decoded again.
+    (builtin_model.converted_dir() / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    calls = []
+    monkeypatch.setattr(labels_module, "build_vocab_labels", lambda *a: calls.append(1) or original(*a))
+    labels_module.vocab_labels(lm.tokenizer, lm.info.vocab_size)
+    assert calls == [1]
+
+
 def test_a_damaged_bundle_is_refused_and_nothing_is_cached(damaged_bundle, fresh_cache, monkeypatch):
     monkeypatch.setenv("LOGITSCOPE_BUILTIN_DIR", str(damaged_bundle))
     with pytest.raises(ModelLoadError, match="damaged"):
