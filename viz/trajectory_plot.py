@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QTransform
 from PySide6.QtWidgets import QWidget
 
 from viz.theme import (
@@ -261,11 +261,10 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
                 item.setPos(float(xy[index, 0]), float(xy[index, 1]))
                 item.setVisible(True)
             return
-        scene = np.array([[p.x(), p.y()] for p in (vb.mapViewToScene(QPointF(float(x), float(y)))
-                                                      for x, y in xy)])  # [T, 2] px
+        scene = _mapped(vb.childTransform() * vb.sceneTransform(), xy)  # [T, 2] px, as vb.mapViewToScene
         radii = self._dot_radii()  # [T]
         dots = np.column_stack([scene - radii[:, None], scene + radii[:, None]])  # [T, 4] x0, y0, x1, y1
-        placed: list[tuple[float, float, float, float]] = []
+        placed = np.empty((0, 4))
         last, selected = t - 1, self._selected
         order = sorted(labels, key=lambda pair: (pair[0] != selected, pair[0] != last, pair[0]))
         for index, item in order:
@@ -274,25 +273,27 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
             cx, cy = scene[index]
             r = radii[index] + LABEL_GAP
             d = r * 0.75
-            candidates = ((cx + r, cy - h / 2), (cx - r - w, cy - h / 2), (cx - w / 2, cy - r - h),
-                          (cx - w / 2, cy + r), (cx + d, cy - d - h), (cx + d, cy + d),
-                          (cx - d - w, cy - d - h), (cx - d - w, cy + d))
-            others = np.delete(dots, index, axis=0)
-            inside = [(left, top, left + w, top + h) for left, top in candidates
-                      if left >= bounds.left() and top >= bounds.top() and left + w <= bounds.right()
-                      and top + h <= bounds.bottom()]
-            free = [rect for rect in inside if not (placed and _overlaps(rect, np.array(placed)))]
-            clear = [rect for rect in free if not _overlaps(rect, others)]
+            # Eight places around the dot, in order of preference: right, left, above, below, diagonals.
+            lefts = np.array([cx + r, cx - r - w, cx - w / 2, cx - w / 2, cx + d, cx + d, cx - d - w, cx - d - w])
+            tops = np.array([cy - h / 2, cy - h / 2, cy - r - h, cy + r, cy - d - h, cy + d, cy - d - h, cy + d])
+            rects = np.column_stack([lefts, tops, lefts + w, tops + h])  # [8, 4]
+            inside = (lefts >= bounds.left()) & (tops >= bounds.top()) & (lefts + w <= bounds.right()) \
+                & (tops + h <= bounds.bottom())
+            free = inside & ~_overlapping(rects, placed).any(axis=1)
+            on_dots = _overlapping(rects, dots)  # [8, T]
+            on_dots[:, index] = False  # its own dot is where the gap already keeps it clear of
+            clear = free & ~on_dots.any(axis=1)
             # The last and the selected token are always named: over other dots if need be (the
             # dots are drawn above the label's backdrop), never over another label.
             important = index in (last, selected)
-            spot = clear[0] if clear else (free[0] if free and important else None)
-            if spot is None:
+            choice = clear if clear.any() else (free if important else clear)
+            if not choice.any():
                 item.setVisible(False)
                 continue
-            placed.append(spot)
+            spot = rects[int(np.argmax(choice))]
+            placed = np.vstack([placed, spot])
             item.setAnchor((0, 0))
-            item.setPos(vb.mapSceneToView(QPointF(spot[0], spot[1])))
+            item.setPos(vb.mapSceneToView(QPointF(float(spot[0]), float(spot[1]))))
             item.setVisible(True)
 
     def _apply_style(self) -> None:
@@ -331,9 +332,13 @@ class TrajectoryPlot(Styled, pg.PlotWidget):
         self.point_clicked.emit(index)
 
 
-def _overlaps(rect: tuple[float, float, float, float], others: np.ndarray) -> bool:
-    """Whether rect (x0, y0, x1, y1) overlaps any row of others [N, 4]."""
-    if len(others) == 0:
-        return False
-    x0, y0, x1, y1 = rect
-    return bool(np.any((others[:, 0] < x1) & (others[:, 2] > x0) & (others[:, 1] < y1) & (others[:, 3] > y0)))
+def _mapped(transform: QTransform, xy: np.ndarray) -> np.ndarray:
+    """[N, 2] points through a QTransform at once (it is affine here: pan and zoom)."""
+    m = np.array([[transform.m11(), transform.m12()], [transform.m21(), transform.m22()]])
+    return xy @ m + np.array([transform.dx(), transform.dy()])
+
+
+def _overlapping(rects: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """[K, N] whether each rect (x0, y0, x1, y1) of rects [K, 4] overlaps each row of others [N, 4]."""
+    a, b = rects[:, None, :], others[None, :, :]
+    return (b[..., 0] < a[..., 2]) & (b[..., 2] > a[..., 0]) & (b[..., 1] < a[..., 3]) & (b[..., 3] > a[..., 1])
