@@ -24,17 +24,36 @@ ROOT = Path(__file__).resolve().parents[2]
 SIZES = {"1366x768": ["--lesson"], "1920x1080": []}  # the small screen also opens a lesson
 
 
-@pytest.fixture(scope="module", params=list(SIZES))
-def probe(request) -> dict:
-    size = request.param
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory) -> dict[str, dict]:
+    """Every size's probe, run at the same time (each is a process of its own and waits mostly on
+    its own imports and model), as {size: report}. Their output goes to files: a pipe nobody reads
+    while the other probe is waited for could fill and stop it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "tests.desktop.screen_probe", size, *SIZES[size]],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
-    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-4000:]
-    report = json.loads(lines[-1][len("PROBE "):])
-    report["size"] = size
-    return report
+    folder = tmp_path_factory.mktemp("screen-probes")
+    running = {}
+    for size, options in SIZES.items():
+        with open(folder / f"{size}.out", "w") as out, open(folder / f"{size}.err", "w") as err:
+            running[size] = subprocess.Popen([sys.executable, "-m", "tests.desktop.screen_probe", size, *options],
+                                             cwd=ROOT, env=env, stdout=out, stderr=err)
+    reports = {}
+    try:
+        for size, process in running.items():
+            process.wait(timeout=600)
+            stdout, stderr = ((folder / f"{size}.{kind}").read_text("utf-8") for kind in ("out", "err"))
+            lines = [line for line in stdout.splitlines() if line.startswith("PROBE ")]
+            assert process.returncode == 0 and lines, stdout[-2000:] + stderr[-4000:]
+            reports[size] = json.loads(lines[-1][len("PROBE "):]) | {"size": size}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+    return reports
+
+
+@pytest.fixture(params=list(SIZES))
+def probe(request, probes) -> dict:
+    return probes[request.param]
 
 
 def inside(frame: list[int], area: list[int]) -> bool:

@@ -181,17 +181,29 @@ def test_a_killed_process_is_recovered_and_several_are_listed(make_window, tiny_
     """Real crashes: two app processes are killed; the next window offers both sessions in a list."""
     env = {**os.environ, "LOGITSCOPE_DATA_DIR": str(data_dir), "QT_QPA_PLATFORM": "offscreen"}
     prompts = ("Hello world", "The capital of France")
-    for prompt in prompts:
-        process = subprocess.Popen([sys.executable, "-m", "desktop.entry", "--model", str(tiny_gpt2_dir),
-                                    "--device", "cpu", "--prompt", prompt, "--fresh"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            qtbot.waitUntil(lambda p=prompt: any(p in f.read_text("utf-8")
-                                                 for f in session_recovery.running_autosaves(data_dir)),
-                            timeout=120_000)
-        finally:
-            process.kill()  # SIGKILL: no clean exit, no chance to remove anything
+    # Both at once, as two windows open side by side; each is killed once its autosave holds its prompt.
+    running = {prompt: subprocess.Popen([sys.executable, "-m", "desktop.entry", "--model", str(tiny_gpt2_dir),
+                                         "--device", "cpu", "--prompt", prompt, "--fresh"], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for prompt in prompts}
+
+    def kill_the_saved() -> bool:
+        saved = [f.read_text("utf-8") for f in session_recovery.running_autosaves(data_dir)]
+        for prompt, process in running.items():
+            if process.poll() is None and any(prompt in text for text in saved):
+                process.kill()  # SIGKILL: no clean exit, no chance to remove anything
+                process.wait(30)
+        return all(process.poll() is not None for process in running.values())
+
+    try:
+        qtbot.waitUntil(kill_the_saved, timeout=120_000)
+    finally:
+        for process in running.values():
+            process.kill()
             process.wait(30)
+    # Both are dead now, so their autosaves are no longer "running"; the newest is read from the folder itself.
+    left_behind = (data_dir / session_recovery.INSTANCES).glob(f"*{session_recovery.SUFFIX}")
+    newest = max(left_behind, key=lambda f: f.stat().st_mtime_ns).read_text("utf-8")
     window = make_window(model=str(tiny_gpt2_dir), prompt="Hi")
     assert len(window.sessions.recovery_paths) == 2
     dialog = window.sessions.offer_recovery()
@@ -201,7 +213,7 @@ def test_a_killed_process_is_recovered_and_several_are_listed(make_window, tiny_
     assert all(any(repr(prompt) in label for label in labels) for prompt in prompts)
     with qtbot.waitSignal(window.sessions.restored, timeout=60_000):
         dialog._restore()  # the newest, selected by default
-    assert window.prompt_panel.text() == prompts[1]
+    assert window.prompt_panel.text() == next(p for p in prompts if p in newest)
     assert len(session_recovery.waiting_recovery(data_dir)) == 1  # the other one waits for the next start
 
 
