@@ -62,17 +62,20 @@ def startup_rows(quick: bool) -> list[dict]:
             if line.startswith("startup timings: "):
                 for name, seconds in json.loads(line[len("startup timings: "):]).items():
                     marks.setdefault(name, []).append(seconds * 1000)
-    name = "start-up: --smoke-test to first trace on screen (ms)"
-    if failure:
-        return [row(name, None, None, 4000.0, note=f"failed: {failure}")]
-    rows = [row(name, statistics.median(times), None, 4000.0,
-                note=f"median of {len(times)} runs, built-in model, whole process incl. exit")]
-    labels = {"window": "window on screen", "trace": "first trace drawn", "trajectories": "trajectories drawn"}
-    targets = {"window": 1000.0, "trace": 4000.0}
+    name = "start-up: first trace drawn, from process start (ms)"
+    if failure or "trace" not in marks:
+        return [row(name, None, None, 4000.0, note=f"failed: {failure or 'no start-up timings printed'}")]
+    # The headline is the moment: the first trace on screen. The others come from the same runs.
+    rows = [row(name, statistics.median(marks["trace"]), None, 4000.0,
+                note=f"median of {len(times)} runs of --smoke-test, built-in model cached")]
+    labels = {"window": "window on screen", "trajectories": "trajectories drawn"}
+    targets = {"window": 1000.0}
     for key, label in labels.items():
         if key in marks:
             rows.append(row(f"  start-up: {label}, from process start (ms)", statistics.median(marks[key]), None,
                             targets.get(key)))
+    rows.append(row("  start-up: the whole --smoke-test: every panel checked, then exit (ms)",
+                    statistics.median(times), None))
     return rows + startup_profile_rows()
 
 
