@@ -55,13 +55,17 @@ class TraceController(QObject):
         self._reloaded_at = -RELOAD_AGAIN_AFTER_S
         self._lost = ""  # why the model process ended, while its model loads again
         self._lost_also: list[str] = []  # what else went with it (a panel says, see lost_with_process)
+        self._answered_load = -1  # id of the load request whose answer (or failure) has arrived
         client.model_lost.connect(self._on_model_lost)
 
     # -- asking ----------------------------------------------------------------------------------
 
     @property
     def loading(self) -> bool:
-        return self._model.pending
+        """A load was asked and not yet answered. (The asker counts a request open until its answer's
+        slot has returned; from the answer on the window is tracing the prompt, not loading.)"""
+        request = self._model.request
+        return self._model.pending and request is not None and request.id != self._answered_load
 
     @property
     def loading_spec(self) -> str:
@@ -173,6 +177,7 @@ class TraceController(QObject):
 
     def _on_loaded(self, loaded: t.LoadedResult) -> None:
         request = self._model.request
+        self._answered_load = request.id if request is not None else -1
         self._loaded_request = request if isinstance(request, t.LoadRequest) else None
         self._trace.forget()  # answers about the previous model mean nothing now
         self.run.end()
@@ -203,8 +208,9 @@ class TraceController(QObject):
             self._lost_also.append(what)
 
     def _on_load_failed(self, message: str, cancelled: bool) -> None:
-        self.done.emit()
         request = self._model.request
+        self._answered_load = request.id if request is not None else -1
+        self.done.emit()
         self.load_failed.emit(request.spec if isinstance(request, t.LoadRequest) else "", "" if cancelled else message)
         info = self.state.info
         self.status.emit("No model loaded." if info is None else info.summary())

@@ -24,8 +24,14 @@ def test_panels_say_what_they_wait_for_before_the_first_trace(qtbot, tiny_gpt2_d
         assert window.prompt_panel.editor.isEnabled()  # the prompt can still be typed meanwhile
         axis = window.attention_panel.heatmap.plot_item.getAxis("left")
         assert "x0.001" not in axis.labelString() and "x0.0" not in axis.labelString()
+        # Between the model's arrival and its first trace the panels say so, not "Loading…" with
+        # the loader's last line ("Loaded …") under it.
+        once_loaded: list[tuple[bool, str]] = []
+        window.traces.loaded.connect(lambda: once_loaded.append((window.traces.loading,
+                                                                 window.notices.text("attention"))))
         with qtbot.waitSignal(window.state.projection_changed, timeout=60_000):
             pass
+        assert once_loaded == [(False, "Tracing the prompt…")]
         assert window.notices.text("attention") == "" and window.attention_panel.isEnabled()
         assert window.notices.text("embeddings") == ""
     finally:
