@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from bench.models import gpt2_small_folder, load_ours, prompt_ids
+from bench.models import gpt2_small_folder, load_baseline, load_ours, prompt_ids
 from bench.timing import interleaved, row
 
 PEER_TARGET = 0.6
@@ -49,6 +49,7 @@ def _measure(quick: bool) -> list[dict]:
 
     folder = gpt2_small_folder()
     lm = load_ours(folder)
+    base = load_baseline(folder)  # for the floor: the blocks every side must run
     bridge = TransformerBridge.boot_transformers(str(folder), device="cpu", dtype=torch.float32)
     version = _version(PEER)
     rows = []
@@ -68,6 +69,14 @@ def _measure(quick: bool) -> list[dict]:
                         note=(f"TransformerBridge on the same gpt2-small checkpoint, {torch.get_num_threads()} "
                               "torch thread(s) as in the app") if n == 12 else None))
         print(f"  … {rows[-1]['name']}: {o:.1f} ms vs {p:.1f} ms", file=sys.stderr, flush=True)
+
+        def floor(input_ids=input_ids):
+            with torch.inference_mode():
+                base.base_model(input_ids=input_ids, output_attentions=True, output_hidden_states=True)
+
+        f, p2 = interleaved(floor, peer, 3 if n >= 1024 or quick else 5)
+        rows.append(row(f"  floor: transformers' own body without the unembedding vs TransformerLens, {n} tokens",
+                        f, p2, None, note="the best ours could reach on these threads" if n == 12 else None))
     return rows
 
 
