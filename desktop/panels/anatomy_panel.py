@@ -53,6 +53,12 @@ def block_order(layout: str, keys: set[str]) -> list[str]:
     return [k for k in order if k in ("add", "add_both") or k in keys]
 
 
+# The calculator's parts (`BuildEstimate.breakdown`) as its note names them.
+PART_NAMES = {"embedding": "the token embedding", "positions": "the position embedding",
+              "norm1": "the norms before attention", "attention": "attention", "norm2": "the norms before the MLP",
+              "mlp": "the MLPs", "final_norm": "the final norm", "unembedding": "the unembedding"}
+
+
 class AnatomyPanel(QWidget):
     part_clicked = Signal(str)  # a dock key from PART_DOCKS
     anatomy_changed = Signal()  # the loaded model's anatomy arrived and is drawn
@@ -264,5 +270,6 @@ class AnatomyPanel(QWidget):
         self.results["Training compute"].setText(f"≈ 6·{n_used}·D = {estimate.training_flops:.2e} FLOP")
         share = {k: val / estimate.params for k, val in estimate.breakdown.items() if val}
         biggest = max(share, key=share.get)
-        self.calc_note.setText(f"Largest share: {biggest} ({share[biggest]:.0%}). Weights only: training also "
+        self.calc_note.setText(f"Largest share: {PART_NAMES.get(biggest, biggest)} ({share[biggest]:.0%}). "
+                               "Weights only: training also "
                                "needs gradients and optimiser state (about 4× more).")

@@ -181,7 +181,7 @@ class ExpertsPanel(QWidget):
         if not info.is_moe:
             self.summary.setText(f"{info.name} has no experts: it is a dense model.")
             self.dense_note.setText(
-                f"Every token goes through the same MLP in each of {info.name}'s {info.n_layers} layers, so there "
+                f"Every token goes through the same MLP in each of the {info.n_layers} layers of {info.name}, so there "
                 "is no router to show. In a mixture-of-experts model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, "
                 "Granite-MoE, GPT-OSS) a router sends each token to a few of many expert MLPs; open one with "
                 "File ▸ Open model… to see where every token goes.")

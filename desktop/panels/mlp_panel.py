@@ -221,7 +221,7 @@ class MlpPanel(QWidget):
                                 "layer", "norm", highlight=probe.layer)
         big = int(np.nanargmax(probe.mlp_norms))
         self.updates_note.setText(
-            f"How much each sub-layer changed '{token}''s residual vector, per layer "
+            f"How much each sub-layer changed the residual vector of '{token}', per layer "
             f"(residual after = before + attention + MLP). Largest MLP update: layer {big}.")
 
     def _fill_table(self, probe) -> None:

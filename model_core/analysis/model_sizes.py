@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model_core.types.model_info import size_text
+
 GPT2_STYLE, LLAMA_STYLE = "gpt2", "llama"
 
 
@@ -105,7 +107,7 @@ def human_count(n: float) -> str:
 
 
 def human_bytes(n: float) -> str:
-    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n:.0f} B"
+    """An estimate in the units the rest of the app writes sizes in (`size_text`, powers of 1000), so
+    that the Anatomy panel's fp32 memory of the loaded model reads as the Model panel's weights do
+    (it said 513.1 MB, in powers of 1024, beside 538.1 MB)."""
+    return size_text(round(n))

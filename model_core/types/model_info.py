@@ -97,7 +97,7 @@ class ModelInfo:
 
 def size_text(n: int) -> str:
     """Bytes as people read them: '1.5 GB', '3.4 MB', '812 B' (powers of 1000, as disks count)."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"

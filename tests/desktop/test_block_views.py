@@ -48,6 +48,11 @@ def test_anatomy_sums_and_clicks_raise_docks(make_window, qtbot):
     assert f"{anatomy.total:,}" in window.anatomy_panel.summary.text()
     assert window.anatomy_panel.results["Parameters"].text().startswith(f"{anatomy.total:,}")
     assert human_count(anatomy.total) in window.anatomy_panel.results["Parameters"].text()
+    # The estimate for the loaded float32 model reads as the Model panel's size of its weights (once
+    # 513.1 MB, in powers of 1024, beside 538.1 MB).
+    fp32 = window.anatomy_panel.results["Memory fp32"].text()
+    assert fp32 == "538.1 MB" and window.model_panel.facts["Memory"].text().startswith(fp32)
+    assert window.anatomy_panel.calc_note.text().startswith("Largest share: the MLPs (59%).")
     for part, dock in (("mlp", "mlp"), ("attention", "attention"), ("embedding", "embeddings"),
                        ("unembedding", "distribution")):
         window.anatomy_panel.diagram.part_clicked.emit(part)
