@@ -141,11 +141,17 @@ class ComparePanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.note)
         layout.addLayout(second_row)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chips)
         split.addWidget(self.tabs)
         split.setSizes([120, 500])
         layout.addWidget(split, 1)
+        # Until there is a comparison, a line says what will be here (not bare "A"/"B" and empty axes).
+        self.waiting = QLabel("The two runs' tokens, aligned, their next-token probabilities side by side, "
+                              "their logit lens and their attention appear here.")
+        self.waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.waiting.setWordWrap(True)
+        layout.addWidget(self.waiting, 1)
 
         self.pin_button.clicked.connect(self.pin)
         self.unpin_button.clicked.connect(self.unpin)
@@ -168,6 +174,8 @@ class ComparePanel(QWidget):
     def _enable(self) -> None:
         self.unpin_button.setEnabled(self.pinned is not None)
         self.export_button.setEnabled(self.pairs is not None)
+        self.split.setVisible(self.pairs is not None)
+        self.waiting.setVisible(self.pairs is None)
         self.on_second.setEnabled(bool(self.second_name))
         self.second_drop.setEnabled(bool(self.second_name))
 

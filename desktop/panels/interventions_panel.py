@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -67,6 +67,7 @@ def temperature_to_slider(temperature: float) -> int:
 # A layer × head or layer × position grid needs a row of pixels per layer and room for its axis
 # labels: in a short dock the page scrolls instead of squeezing 30 layers into a few pixels.
 GRID_MIN_HEIGHT = 320
+LIST_ROWS = 4  # rows of the list of interventions in effect before it scrolls
 
 
 def _scrolling(page: QWidget) -> QScrollArea:
@@ -116,7 +117,10 @@ class InterventionsPanel(QWidget):
         self.list.setToolTip("Every intervention in effect; untick one to switch it off on its own")
         self.list.itemChanged.connect(self._on_item_changed)
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected intervention")
         self.remove_button.clicked.connect(self._on_remove)
+        self.list.currentRowChanged.connect(lambda row: self.remove_button.setEnabled(row >= 0))
+        self._fit_list()
         self.reset_button = QPushButton("Reset model")
         self.reset_button.setToolTip("Remove every intervention: the numbers are the trained model's again")
         self.reset_button.clicked.connect(self.controller.reset)
@@ -203,13 +207,25 @@ class InterventionsPanel(QWidget):
 
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("In effect (untick to switch one off):"))
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.list)
         layout.addLayout(row)
         layout.addWidget(self.message)
         layout.addWidget(temperature)
         layout.addWidget(ablate)
         layout.addWidget(steer)
+        layout.addStretch(1)
         return page
+
+    def _fit_list(self) -> None:
+        """A few rows high: taller, the list (empty at first) pushed the controls that add to it out of a
+        short dock's view, and the line under it past the bottom."""
+        row = self.list.fontMetrics().height() + 6
+        self.list.setMaximumHeight(LIST_ROWS * row + 2 * self.list.frameWidth())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presentation mode: rows grow with the font
+            self._fit_list()
 
     def _build_scan(self) -> QWidget:
         page = QWidget()
@@ -305,6 +321,7 @@ class InterventionsPanel(QWidget):
         self.list.blockSignals(False)
         n = len(self.controller.active)
         self.reset_button.setEnabled(len(self.controller.interventions) > 0)
+        self.remove_button.setEnabled(self.list.currentRow() >= 0)
         self.message.setText("The model as trained: nothing in effect." if not self.controller.interventions.items
                              else f"{n} of {len(self.controller.interventions)} in effect: every panel shows the "
                                   "changed model.")

@@ -23,6 +23,9 @@ from desktop.core.requests.block_views import KvBenchRequest
 from model_core.analysis.model_sizes import human_bytes
 from viz.block_views import StepLines
 
+SUMMARY = ("Generates greedily from the current prompt twice: with the cache (one new token per step) and "
+           "recomputing the whole sequence every step.")
+
 
 class KvCachePanel(QWidget):
     bench_changed = Signal()  # a timing finished and is drawn (`bench`)
@@ -39,11 +42,10 @@ class KvCachePanel(QWidget):
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.summary = QLabel("Generates greedily from the current prompt twice: with the cache "
-                              "(one new token per step) and recomputing the whole sequence every step.")
+        self.summary = QLabel(SUMMARY)
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["", "with cache", "recompute every step"])
+        self.table.setHorizontalHeaderLabels(["measure", "with cache", "recompute every step"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -53,6 +55,10 @@ class KvCachePanel(QWidget):
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.plot = StepLines()
+        # Until a run there is nothing to tabulate or plot: empty axes would read as a broken chart.
+        self.waiting = QLabel("Press Run: the times of both ways, step by step, appear here.")
+        self.waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.waiting.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("Generate"))
         row.addWidget(self.n_new)
@@ -67,9 +73,23 @@ class KvCachePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addLayout(results, 1)
+        layout.addWidget(self.waiting, 1)
+        self._show_results(False)
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(ctx.client.cancel)
+        self.state.model_changed.connect(self._forget)
+
+    def _show_results(self, shown: bool) -> None:
+        self.table.setVisible(shown)
+        self.plot.setVisible(shown)
+        self.waiting.setVisible(not shown)
+
+    def _forget(self) -> None:
+        """Another model: the last timing was of the one before."""
+        self.bench = None
+        self._show_results(False)
+        self.summary.setText(SUMMARY)
 
     def run(self) -> None:
         if self.state.result is None:
@@ -95,6 +115,7 @@ class KvCachePanel(QWidget):
             return
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self._show_results(True)
         mem = b.memory
         rows = [
             ("tokens processed", f"{int(b.cached_tokens.sum()):,}", f"{int(b.recompute_tokens.sum()):,}"),

@@ -89,6 +89,8 @@ def test_kv_cache_panel(make_window, qtbot):
     window = make_window(prompt="Once upon a time")
     raise_dock(window, "kv_cache")
     panel = window.kv_cache_panel
+    # Before a run, a line says what will appear instead of an empty table and empty axes.
+    assert panel.waiting.isVisible() and not panel.table.isVisible() and not panel.plot.isVisible()
     panel.n_new.setValue(8)
     with qtbot.waitSignal(panel.bench_changed, timeout=120_000):
         panel.run.__call__()
@@ -102,6 +104,9 @@ def test_kv_cache_panel(make_window, qtbot):
     table = panel.table
     qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width(), timeout=5_000)
     assert panel.plot.getPlotItem().vb.viewRange()[1][0] == pytest.approx(0)
+    assert panel.table.isVisible() and panel.plot.isVisible() and not panel.waiting.isVisible()
+    window.state.model_changed.emit()  # as another model arrives: the timing was of the one before
+    assert panel.bench is None and panel.waiting.isVisible() and not panel.table.isVisible()
 
 
 def test_the_analogy_trap_is_explained_and_fixed_in_one_click(make_window, qtbot):

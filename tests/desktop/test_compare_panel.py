@@ -17,6 +17,7 @@ def test_pin_and_compare_two_prompts(make_window, tiny_llama_dir, tiny_llama, qt
     window = make_window(model=str(tiny_llama_dir), prompt="The capital of France is")
     raise_dock(window, "compare")
     panel = window.panel("compare")
+    assert panel.waiting.isVisible() and not panel.split.isVisible()  # not bare "A"/"B" and empty axes
     qtbot.mouseClick(panel.pin_button, Qt.MouseButton.LeftButton)
     assert panel.pinned is not None and panel.unpin_button.isEnabled()
     with qtbot.waitSignal(window.state.trace_changed, timeout=30_000):
@@ -27,6 +28,7 @@ def test_pin_and_compare_two_prompts(make_window, tiny_llama_dir, tiny_llama, qt
     qtbot.waitUntil(lambda: panel.pairs is not None and panel.result is not None
                     and panel.result.current.text == "The capital of Germany is", timeout=60_000)
     qtbot.waitUntil(lambda: "Current" in panel.summary.text(), timeout=10_000)
+    assert panel.split.isVisible() and not panel.waiting.isVisible()
     a = run_trace(tiny_llama, "The capital of France is")
     b = run_trace(tiny_llama, "The capital of Germany is")
     pa = shape_distribution(a.next_logits, SamplingSettings(), a.tokens.ids).shaped
@@ -54,6 +56,7 @@ def test_pin_and_compare_two_prompts(make_window, tiny_llama_dir, tiny_llama, qt
     np.testing.assert_allclose(np.load(tmp_path / "c.npz")["current_next_logits"], b.next_logits, rtol=1e-5, atol=1e-5)
     panel.unpin()
     assert panel.pinned is None and not panel.unpin_button.isEnabled()
+    assert panel.waiting.isVisible() and not panel.split.isVisible()
 
 
 def test_second_model_alongside_checks_memory_and_tokenizer(make_window, tiny_llama_dir, tiny_gpt2_dir, tiny_chat_dir,

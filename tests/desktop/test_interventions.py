@@ -40,6 +40,9 @@ def test_ablate_from_the_heatmap_menu_switch_off_and_reset(window, qtbot, tiny_g
     assert texts[:2] == ["Ablate head 1.2 (zero)", "Ablate head 1.2 (mean)"] and "Reset model" in texts
     changed(window, qtbot, menu.actions()[0].trigger)
     assert [panel.list.item(i).text() for i in range(panel.list.count())] == ["Ablate head 1.2 (zero)"]
+    assert not panel.remove_button.isEnabled()  # nothing selected to remove
+    panel.list.setCurrentRow(0)
+    assert panel.remove_button.isEnabled()
     with applied(tiny_gpt2, InterventionSet((Ablation("head", 1, 2),))):
         reference = run_trace(tiny_gpt2, PROMPT, lens=False)
     np.testing.assert_allclose(state.trace.next_logits, reference.next_logits, atol=1e-5)
@@ -56,6 +59,7 @@ def test_ablate_from_the_heatmap_menu_switch_off_and_reset(window, qtbot, tiny_g
     changed(window, qtbot, lambda: panel.list.item(0).setCheckState(Qt.CheckState.Checked))
     changed(window, qtbot, panel.reset_button.click)
     assert panel.list.count() == 0 and "as trained" in panel.message.text()
+    assert not panel.remove_button.isEnabled()
     for name, array in original.arrays().items():
         np.testing.assert_array_equal(getattr(state.trace, name), array, err_msg=name)
     np.testing.assert_array_equal(state.trace.next_logits, original.next_logits)
