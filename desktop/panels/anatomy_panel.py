@@ -76,8 +76,9 @@ class AnatomyPanel(QWidget):
 
         # Calculator.
         self.style_box = QComboBox()
-        self.style_box.addItem("GPT-2: LayerNorm, learned positions", GPT2_STYLE)
-        self.style_box.addItem("Llama: RMSNorm, RoPE, gated MLP", LLAMA_STYLE)
+        # Names short enough for the narrow calculator; the tooltip says what each style means.
+        self.style_box.addItem("GPT-2 style", GPT2_STYLE)
+        self.style_box.addItem("Llama style", LLAMA_STYLE)
         self.style_box.setToolTip("GPT-2 style: LayerNorm, learned position embeddings, a 4·d MLP.\n"
                                   "Llama style: RMSNorm, rotary positions (RoPE), a gated MLP.")
         self.spins: dict[str, QSpinBox] = {}
@@ -98,7 +99,9 @@ class AnatomyPanel(QWidget):
             self.spins[key] = spin
             form.addRow(label, spin)
         self.tied_box = QComboBox()
-        self.tied_box.addItems(["tied (unembedding = embedding)", "separate unembedding"])
+        self.tied_box.addItems(["tied to the embedding", "a separate matrix"])
+        self.tied_box.setToolTip("Tied: the unembedding reuses the embedding matrix (no extra parameters).\n"
+                                 "Separate: a vocabulary × width matrix of its own.")
         form.addRow("Unembedding", self.tied_box)
         self.results: dict[str, QLabel] = {}
         for key in ("Parameters", "Active per token", "Memory fp32", "Memory fp16", "KV cache / token (fp16)",

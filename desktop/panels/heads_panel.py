@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSplitter,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,6 +37,23 @@ LEGEND = ("<b>previous-token</b>: weight on the token just before (1 = always) Â
           "Click a header to sort.")
 
 
+SCORE_DECIMALS = 3
+
+
+class FixedDecimals(QStyledItemDelegate):
+    """Shows a float cell with a fixed number of decimals ("0.200" under "0.166", not "0.2"), while the
+    cell keeps the number itself, so a click on the header sorts by value."""
+
+    def __init__(self, decimals: int, parent=None) -> None:
+        super().__init__(parent)
+        self.decimals = decimals
+
+    def displayText(self, value, locale: QLocale) -> str:  # noqa: N802 (Qt's name)
+        if isinstance(value, float):
+            return f"{value:.{self.decimals}f}"
+        return super().displayText(value, locale)
+
+
 class HeadsPanel(QWidget):
     def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +75,9 @@ class HeadsPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
+        self._decimals = FixedDecimals(SCORE_DECIMALS, self.table)
+        for c in range(2, len(COLUMNS)):
+            self.table.setItemDelegateForColumn(c, self._decimals)
         self.legend = QLabel(LEGEND)
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -117,7 +138,8 @@ class HeadsPanel(QWidget):
                               self.stats.entropy[layer, head])
                     for c, value in enumerate(values):
                         item = QTableWidgetItem()
-                        item.setData(Qt.ItemDataRole.DisplayRole, int(value) if c < 2 else round(float(value), 3))
+                        item.setData(Qt.ItemDataRole.DisplayRole, int(value) if c < 2 else float(value))
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                         table.setItem(row, c, item)
                     row += 1
         self._on_selection_changed()

@@ -330,7 +330,11 @@ class PromptPanel(QWidget):
         text = self.text()
         n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
         trace = self.state.trace
-        tokens = f"{trace.n_tokens} tokens" if trace is not None and not self.state.stale_reason else "– tokens"
+        if trace is None or self.state.stale_reason:
+            tokens = "– tokens"
+        else:  # the characters and bytes are the prompt's: so is the first count, the generated ones follow
+            generated = trace.n_tokens - trace.n_prompt
+            tokens = f"{trace.n_prompt} tokens" + (f" + {generated} generated" if generated else "")
         self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
 
     def _key(self) -> tuple | None:

@@ -119,7 +119,12 @@ class TokenizerPanel(QWidget):
         word_label = piece_labels([word])[0]
         self.bpe_title.setText(
             f"How BPE got here (GPT-2's merges, lowest rank first) for the word '{word_label}': "
-            f"{len(word)} bytes → {len(final)} token(s) after {len(steps)} merges")
+            f"{_count(len(word), 'byte')} → {_count(len(final), 'token')} after {_count(len(steps), 'merge')}")
         self.bpe_list.addItem("start: " + " ".join(initial))
         self.bpe_list.addItems(merge_table(steps))
         self.bpe_list.addItem("result: " + " | ".join(final))
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 token', '3 tokens'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.core.context import ViewContext
@@ -16,8 +17,15 @@ class TrajectoryPanel(QWidget):
         self.state = state = ctx.state
         self.slider = LayerSlider()
         self.basis = QComboBox()
-        self.basis.addItem("Shared basis (motion comparable)", SHARED)
-        self.basis.addItem("Per-layer basis (best view of each layer)", PER_LAYER)
+        # Short names that fit the combo; what each means is its tooltip.
+        for name, basis, meaning in (
+            ("Shared basis", SHARED, "One PCA basis for every layer: motion from layer to layer is comparable"),
+            ("Per-layer basis", PER_LAYER, "A PCA basis fitted to each layer: the best view of each layer, "
+                                           "but positions do not compare across layers"),
+        ):
+            self.basis.addItem(name, basis)
+            self.basis.setItemData(self.basis.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
+        self.basis.setToolTip("How the residual stream is projected to 2-D (hover an entry for what it means)")
         # As narrow as a few words: the long names no longer set the dock's smallest width.
         self.basis.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.basis.setMinimumContentsLength(14)

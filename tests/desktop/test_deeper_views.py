@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
 
 from model_core.text.bpe_merges import bpe_steps_from_ranks, merge_table
 from model_core.text.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
@@ -109,6 +109,10 @@ def test_heads_grid_table_and_click(make_window, qtbot):
     panel.table.sortItems(2, Qt.SortOrder.DescendingOrder)
     best = np.unravel_index(np.argmax(prev), prev.shape)
     assert (int(panel.table.item(0, 0).text()), int(panel.table.item(0, 1).text())) == tuple(int(x) for x in best)
+    # Every score with the same three decimals ("0.200", not "0.2"), sorted by its value.
+    item = panel.table.item(0, 2)
+    shown = panel.table.itemDelegateForColumn(2).displayText(item.data(Qt.ItemDataRole.DisplayRole), QLocale())
+    assert shown == f"{prev[best]:.3f}"
     panel.table.cellClicked.emit(0, 2)
     assert (state.selection.layer, state.selection.head) == tuple(int(x) for x in best)
 
@@ -145,6 +149,7 @@ def test_tokenizer_counts_and_bpe_steps(make_window, qtbot):
     assert lines[1:-1] == merge_table(steps)
     assert lines[-1] == "result: ␣capital"
     assert "'␣capital'" in panel.bpe_title.text()
+    assert panel.bpe_title.text().endswith(f"8 bytes → 1 token after {len(steps)} merges")
 
 
 def test_logit_lens_mid_layer_rows(make_window, qtbot):

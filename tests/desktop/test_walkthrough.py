@@ -68,6 +68,8 @@ def test_step_grows_the_prompt_and_every_panel_follows(make_window, qtbot):
     assert window.generation_panel.text.toPlainText() == CAPITAL + " Paris"
     assert window.prompt_panel.chips.count() == 13
     assert window.prompt_panel.chips.chip(12).is_new
+    # The counts line counts the prompt's characters, bytes and tokens, then the generated ones.
+    qtbot.waitUntil(lambda: window.prompt_panel.counts.text().endswith("· 12 tokens + 1 generated"), timeout=5_000)
     assert window.attention_panel.heatmap.image_item.image.shape == (13, 13)
     assert len(window.trajectory_panel.plot.scatter_item.data) == 13
     assert window.state.selection.position == 12
