@@ -224,7 +224,7 @@ class InterventionsPanel(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:  # presentation mode: rows grow with the font
+        if event.type() == QEvent.Type.FontChange and hasattr(self, "list"):  # presentation mode: rows grow
             self._fit_list()
 
     def _build_scan(self) -> QWidget:

@@ -31,6 +31,16 @@ def _label_of_typed(text: str) -> str:
     return text.replace(" ", "␣")
 
 
+def takeover_text(token: str, first: int, last: int) -> str:
+    """Where the final prediction takes over, in words: 'from layer 30 on' of a 30-layer model would
+    read as if more layers followed."""
+    if first >= last:
+        return f"'{token}' becomes top-1 only at the last layer ({last})"
+    if first == 0:
+        return f"'{token}' is top-1 at every layer, from the embeddings on"
+    return f"'{token}' is top-1 from layer {first} on (of {last})"
+
+
 class LensPanel(QWidget):
     grid_changed = Signal()  # the layer x position grid arrived and is drawn (`grid_result`)
 
@@ -247,7 +257,7 @@ class LensPanel(QWidget):
                            f"(layer 0 = embeddings, {whole_ids.shape[0] - 1} = final)")
         first = takeover_layer(whole_ids[:, 0])
         final = self.state.label(int(whole_ids[-1, 0]))
-        self.takeover.setText(f"'{final}' is top-1 from layer {first} on")
+        self.takeover.setText(takeover_text(final, first, whole_ids.shape[0] - 1))
         self.takeover_layer = first
 
     def _redraw_tracks(self) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QLocale, Qt
 
+from desktop.panels.lens_panel import takeover_text
 from model_core.text.bpe_merges import bpe_steps_from_ranks, merge_table
 from model_core.text.tokenizer_compare import ENCODINGS, get_encoding, load_ranks
 from tests.desktop.helpers import CAPITAL, raise_dock, show_lens
@@ -39,7 +40,10 @@ def test_logit_lens_table_takeover_and_tracking(make_window, qtbot):
     expected = max(layer for layer in range(len(top1)) if top1[layer] != top1[-1]) + 1 \
         if (top1 != top1[-1]).any() else 0
     assert panel.takeover_layer == expected
-    assert panel.takeover.text() == f"'␣Paris' is top-1 from layer {expected} on"
+    assert panel.takeover.text() == takeover_text("␣Paris", expected, trace.n_layers)
+    assert takeover_text("␣Paris", 30, 30) == "'␣Paris' becomes top-1 only at the last layer (30)"
+    assert takeover_text("␣Paris", 0, 30).endswith("top-1 at every layer, from the embeddings on")
+    assert takeover_text("␣Paris", 21, 30) == "'␣Paris' is top-1 from layer 21 on (of 30)"
 
     # Tracking typed tokens: probability per layer from lens_logprobs.
     panel.targets.setText(" Paris, London")
