@@ -145,6 +145,11 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if self._attention is not None:
             self.set_attention(self._attention)
 
+    def set_font_size(self, point_size: float) -> None:
+        """Tick numbers and axis titles in points (presentation mode makes them large)."""
+        self._font_size = point_size
+        style_plot_item(self._plot, self._theme, point_size, self._line_scale)
+
     def set_line_scale(self, scale: float) -> None:
         """Multiply the selection outline's width (presentation mode makes it thick)."""
         self._line_scale = scale

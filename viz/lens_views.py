@@ -108,6 +108,13 @@ class TrackPlot(pg.PlotWidget):
         self.legend.setLabelTextColor(palette.foreground)
         self.set_lines(self._lines)
 
+    def set_font_size(self, point_size: float) -> None:
+        """Ticks, axis titles and the legend in points (presentation mode makes them large)."""
+        self._font_size = point_size
+        style_plot_item(self.getPlotItem(), self._theme, point_size, self._line_scale)
+        self.legend.setLabelTextSize(f"{point_size:g}pt")
+        self.set_lines(self._lines)  # the legend's entries take the new size as they are made again
+
     def set_lines(self, lines: dict[str, np.ndarray]) -> None:
         """One line per label: probabilities [L+1] by layer."""
         plot = self.getPlotItem()

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -127,14 +127,15 @@ class AnatomyPanel(QWidget):
         for box in (self.style_box, self.tied_box):  # their long names do not widen the calculator
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(16)
-        calculator.setMaximumWidth(420)
-        calculator_scroll = QScrollArea()  # a short dock scrolls the calculator instead of growing the window
+        self.calculator = calculator
+        # A short dock scrolls the calculator instead of growing the window; a narrow one scrolls it
+        # sideways rather than cutting its fields off (it did, in presentation mode's larger font).
+        self.calculator_scroll = calculator_scroll = QScrollArea()
         calculator_scroll.setWidgetResizable(True)
         calculator_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        calculator_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        calculator_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         calculator_scroll.setWidget(calculator)
-        calculator_scroll.setMinimumWidth(calculator.minimumSizeHint().width() + 16)  # + a vertical scroll bar
-        calculator_scroll.setMaximumWidth(440)
+        self._fit_calculator()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(calculator_scroll)
@@ -147,6 +148,18 @@ class AnatomyPanel(QWidget):
 
         state.model_changed.connect(self._on_model_changed)
         self._recalculate()
+
+    def _fit_calculator(self) -> None:
+        """The calculator's column as wide as its form needs at the current font (a vertical scroll bar
+        included), and no wider: the diagram takes the rest."""
+        scroll_bar = self.calculator_scroll.verticalScrollBar().sizeHint().width()
+        self.calculator_scroll.setMinimumWidth(min(self.calculator.minimumSizeHint().width() + scroll_bar, 520))
+        self.calculator_scroll.setMaximumWidth(self.calculator.sizeHint().width() + scroll_bar + 4)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange and hasattr(self, "calculator_scroll"):
+            QTimer.singleShot(0, self, self._fit_calculator)  # once the form has the new font too
 
     # -- slots -----------------------------------------------------------------------------------
 
@@ -276,3 +289,5 @@ class AnatomyPanel(QWidget):
         self.calc_note.setText(f"Largest share: {PART_NAMES.get(biggest, biggest)} ({share[biggest]:.0%}). "
                                "Weights only: training also "
                                "needs gradients and optimiser state (about 4× more).")
+        if hasattr(self, "calculator_scroll"):
+            self._fit_calculator()  # the results' text sets the form's width

@@ -86,7 +86,10 @@ class KvCachePanel(QWidget):
         self.waiting.setVisible(not shown)
 
     def _forget(self) -> None:
-        """Another model: the last timing was of the one before."""
+        """Another model: the last timing (or the one on its way) was of the one before."""
+        self._asker.forget()
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
         self.bench = None
         self._show_results(False)
         self.summary.setText(SUMMARY)

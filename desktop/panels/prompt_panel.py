@@ -321,13 +321,8 @@ class PromptPanel(QWidget):
 
     def _update_text_counts(self) -> None:
         result = self.state.result
-        if self.mode == CHAT_MODE and result is not None and result.chat is not None:
-            text = result.chat.text  # what the template made of the conversation
-            n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
-            self.counts.setText(f"the template's text: {len(text)} characters · {n_bytes} bytes · "
-                                f"{result.trace.n_prompt} prompt tokens · {result.trace.n_tokens} tokens")
-            return
-        text = self.text()
+        chat = self.mode == CHAT_MODE and result is not None and result.chat is not None
+        text = result.chat.text if chat else self.text()  # in chat mode, what the template made of it
         n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
         trace = self.state.trace
         if trace is None or self.state.stale_reason:
@@ -335,7 +330,8 @@ class PromptPanel(QWidget):
         else:  # the characters and bytes are the prompt's: so is the first count, the generated ones follow
             generated = trace.n_tokens - trace.n_prompt
             tokens = f"{trace.n_prompt} tokens" + (f" + {generated} generated" if generated else "")
-        self.counts.setText(f"{len(text)} characters · {n_bytes} bytes · {tokens}")
+        self.counts.setText(("The template's text: " if chat else "") + f"{len(text)} characters · {n_bytes} bytes · "
+                            f"{tokens}")
 
     def _key(self) -> tuple | None:
         result, sel, surprisal = self.state.result, self.state.selection, self.state.surprisal

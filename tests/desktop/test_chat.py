@@ -57,6 +57,9 @@ def test_chat_with_the_builtin_model_from_the_window(make_window, qtbot):
         window.generation_action(m.STEP)
     assert window.state.result.n_new == 1
     assert panel.chat.shown_reply() == window.state.result.reply != ""
+    n_prompt = window.state.result.trace.n_prompt
+    qtbot.waitUntil(lambda: panel.counts.text().startswith("The template's text: ")
+                    and panel.counts.text().endswith(f"· {n_prompt} tokens + 1 generated"), timeout=5_000)
     # Run to end (greedy, as the button says) stops at the end of turn.
     assert window.generation_panel.buttons[m.RUN].text() == "Run to end · greedy"
     window.generation_panel.max_new.setValue(60)

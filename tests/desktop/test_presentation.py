@@ -37,6 +37,9 @@ def test_enter_and_leave_restore_everything(window, qtbot):
     font_before = app.font().pointSizeF()
     heat_before, bars_before = heat._font_size, bars._font_size
     chips_before = window.tokenizer_panel.chips["model"]._font_size
+    # plots that once kept their small ticks on a projector: the lens's tracks, the heads' grid
+    track, grid = window.lens_panel.track, window.heads_panel.grid
+    small_before = (track._font_size, grid._font_size)
     theme_before = heat._theme
     state_before = window.windowState()
     assert window.menuBar().isVisible() and window.statusBar().isVisible()
@@ -47,6 +50,11 @@ def test_enter_and_leave_restore_everything(window, qtbot):
     assert heat._font_size == pytest.approx(heat_before * presentation.FONT_SCALE)
     assert bars._font_size == pytest.approx(bars_before * presentation.FONT_SCALE)
     assert window.tokenizer_panel.chips["model"]._font_size == pytest.approx(chips_before * presentation.FONT_SCALE)
+    for plot, before in zip((track, grid), small_before, strict=True):
+        assert plot._font_size == pytest.approx(before * presentation.FONT_SCALE)
+        tick_font = plot.getPlotItem().getAxis("left").style["tickFont"] if hasattr(plot, "getPlotItem") \
+            else plot._plot.getAxis("left").style["tickFont"]
+        assert tick_font.pointSizeF() == pytest.approx(before * presentation.FONT_SCALE)
     assert heat._theme is themes.HIGH_CONTRAST and bars._theme is themes.HIGH_CONTRAST
     for bold in (window.mlp_panel.title, window.anatomy_panel.summary):  # no style sheet freezes their size
         qtbot.waitUntil(lambda b=bold: b.font().pointSizeF() == pytest.approx(app.font().pointSizeF()), timeout=2_000)
@@ -69,6 +77,7 @@ def test_enter_and_leave_restore_everything(window, qtbot):
     assert app.font().pointSizeF() == pytest.approx(font_before)
     assert heat._font_size == pytest.approx(heat_before) and bars._font_size == pytest.approx(bars_before)
     assert window.tokenizer_panel.chips["model"]._font_size == pytest.approx(chips_before)
+    assert (track._font_size, grid._font_size) == pytest.approx(small_before)
     assert heat._theme is theme_before
     assert window.menuBar().isVisible() and window.statusBar().isVisible()
     assert window.windowState() == state_before
@@ -314,6 +323,20 @@ def test_distribution_controls_wrap_instead_of_clipping(window, qtbot):
         assert control.width() >= control.sizeHint().width(), control  # not squeezed: "Temperature" in full
     lowest = max(_in_window(c, panel).bottom() for c in controls)
     assert _in_window(panel.bars, panel).top() > lowest  # the wrapped rows push the bars down
+
+
+def test_the_anatomy_calculator_scrolls_instead_of_clipping(window, qtbot):
+    """In presentation mode's large font the form is wider than its column: it scrolls sideways
+    (it was cut off at a fixed 420 px, values and spin-box arrows lost)."""
+    panel = window.anatomy_panel
+    window.presentation.enter()
+    window.raise_dock("anatomy")
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.calculator.width() > 0, timeout=5_000)
+    qtbot.wait(50)  # the form has the large font, and its column its new width
+    form = panel.calculator
+    assert form.width() >= form.minimumSizeHint().width()
+    cut = form.width() > panel.calculator_scroll.viewport().width()
+    assert not cut or panel.calculator_scroll.horizontalScrollBar().maximum() > 0  # what does not fit, scrolls
 
 
 def test_generation_controls_take_two_rows_instead_of_clipping(window, qtbot):
