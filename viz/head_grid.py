@@ -17,13 +17,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
-from viz.theme import LIGHT, Palette, attention_colormap, qcolor, style_plot_item
+from viz.theme import LIGHT, Palette, Styled, attention_colormap, qcolor, style_plot_item
 
 MAX_THUMB = 48  # pixels per thumbnail side
 GAP = 1  # pixels between thumbnails (as a fraction of a thumbnail once scaled)
 
 
-class HeadGrid(pg.GraphicsLayoutWidget):
+class HeadGrid(Styled, pg.GraphicsLayoutWidget):
     """Layers (rows) × heads (columns) of attention thumbnails. ``head_clicked(layer, head)``."""
 
     head_clicked = Signal(int, int)
@@ -136,27 +136,13 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._selection.setRect(QRectF(col * p, row * p, s, s))
         self._selection.setVisible(self._size > 0)
 
-    def set_palette(self, palette: Palette) -> None:
-        """Page, gaps, mask and axes in this theme's colours."""
-        self._theme = palette
-        self.setBackground(palette.background)
-        style_plot_item(self._plot, palette, self._font_size, self._line_scale)
-        self._selection.setPen(pg.mkPen(palette.selection, width=3 * self._line_scale, cosmetic=True))
+    def _apply_style(self) -> None:
+        """Page, gaps, mask, axes and the selection outline in the theme, font and line scale (`Styled`)."""
+        self.setBackground(self._theme.background)
+        style_plot_item(self._plot, self._theme, self._font_size, self._line_scale)
+        self._selection.setPen(pg.mkPen(self._theme.selection, width=3 * self._line_scale, cosmetic=True))
         if self._attention is not None:
             self.set_attention(self._attention)
-
-    def set_font_size(self, point_size: float) -> None:
-        """Tick numbers and axis titles in points (presentation mode makes them large)."""
-        self._font_size = point_size
-        style_plot_item(self._plot, self._theme, point_size, self._line_scale)
-
-    def set_line_scale(self, scale: float) -> None:
-        """Multiply the selection outline's width (presentation mode makes it thick)."""
-        self._line_scale = scale
-        self._selection.setPen(pg.mkPen(self._theme.selection, width=3 * scale, cosmetic=True))
-
-    def line_scale(self) -> float:
-        return self._line_scale
 
     def head_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         if self._size == 0:

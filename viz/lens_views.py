@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from viz.table_fill import filling
-from viz.theme import LIGHT, Palette, blend, qcolor, readable_text_colour, style_plot_item
+from viz.theme import LIGHT, Palette, Styled, blend, qcolor, readable_text_colour, style_plot_item
 
 # Okabe-Ito colours (colour-blind safe) for the tracked tokens' lines.
 LINE_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -81,7 +81,7 @@ class ProbabilityTable(QTableWidget):
         return self._probs
 
 
-class TrackPlot(pg.PlotWidget):
+class TrackPlot(Styled, pg.PlotWidget):
     """Probability of a few chosen tokens at each layer, one line each."""
 
     def __init__(self, parent: QWidget | None = None, palette: Palette = LIGHT, font_size: float = 9.0) -> None:
@@ -101,19 +101,14 @@ class TrackPlot(pg.PlotWidget):
         self._line_scale = 1.0
         self._lines: dict[str, np.ndarray] = {}
 
-    def set_palette(self, palette: Palette) -> None:
-        self._theme = palette
-        self.setBackground(palette.background)
-        style_plot_item(self.getPlotItem(), palette, self._font_size, self._line_scale)
-        self.legend.setLabelTextColor(palette.foreground)
+    def _apply_style(self) -> None:
+        """Theme, font (ticks, titles, legend) and line scale (`Styled`); the lines are drawn again, so
+        the legend's entries take the new text style as they are made."""
+        self.setBackground(self._theme.background)
+        style_plot_item(self.getPlotItem(), self._theme, self._font_size, self._line_scale)
+        self.legend.setLabelTextColor(self._theme.foreground)
+        self.legend.setLabelTextSize(f"{self._font_size:g}pt")
         self.set_lines(self._lines)
-
-    def set_font_size(self, point_size: float) -> None:
-        """Ticks, axis titles and the legend in points (presentation mode makes them large)."""
-        self._font_size = point_size
-        style_plot_item(self.getPlotItem(), self._theme, point_size, self._line_scale)
-        self.legend.setLabelTextSize(f"{point_size:g}pt")
-        self.set_lines(self._lines)  # the legend's entries take the new size as they are made again
 
     def set_lines(self, lines: dict[str, np.ndarray]) -> None:
         """One line per label: probabilities [L+1] by layer."""
@@ -134,10 +129,3 @@ class TrackPlot(pg.PlotWidget):
     def lines(self) -> dict[str, np.ndarray]:
         return dict(self._lines)
 
-    def set_line_scale(self, scale: float) -> None:
-        """Multiply the lines' widths (presentation mode makes them thick)."""
-        self._line_scale = scale
-        self.set_lines(self._lines)
-
-    def line_scale(self) -> float:
-        return self._line_scale

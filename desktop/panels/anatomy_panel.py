@@ -134,8 +134,7 @@ class AnatomyPanel(QWidget):
         calculator_scroll.setWidgetResizable(True)
         calculator_scroll.setFrameShape(QFrame.Shape.NoFrame)
         calculator_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        calculator_scroll.setWidget(calculator)
-        self._fit_calculator()
+        calculator_scroll.setWidget(calculator)  # its width is fitted by `_recalculate`, below
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(calculator_scroll)
@@ -289,5 +288,4 @@ class AnatomyPanel(QWidget):
         self.calc_note.setText(f"Largest share: {PART_NAMES.get(biggest, biggest)} ({share[biggest]:.0%}). "
                                "Weights only: training also "
                                "needs gradients and optimiser state (about 4× more).")
-        if hasattr(self, "calculator_scroll"):
-            self._fit_calculator()  # the results' text sets the form's width
+        self._fit_calculator()  # the results' text sets the form's width

@@ -48,7 +48,7 @@ class FixedDecimals(QStyledItemDelegate):
         super().__init__(parent)
         self.decimals = decimals
 
-    def displayText(self, value, locale: QLocale) -> str:  # noqa: N802 (Qt's name)
+    def displayText(self, value, locale: QLocale) -> str:
         if isinstance(value, float):
             return f"{value:.{self.decimals}f}"
         return super().displayText(value, locale)
